@@ -1,0 +1,160 @@
+"""Prepare the process environment for Jittor before it is first imported.
+
+Two problems are solved here, once, for every entry point of the toolbox:
+
+* A machine with ``nvcc`` but without a working CUDA driver/runtime (or GPU)
+  makes ``import jittor`` die while looking for ``libcudart``. We probe the
+  driver ourselves and, when CUDA is not usable, set ``nvcc_path=""`` (Jittor's
+  switch for a CPU-only build).
+* Jittor downloads oneDNN at first import, which fails offline. When the
+  distribution's oneDNN 2.x (``libdnnl-dev``) is installed, we lay it out where
+  Jittor looks for its own copy; otherwise we set ``use_mkl=0`` and warn that
+  convolutions will be much slower.
+
+The device is chosen with the ``DFORMER_SEG_DEVICE`` environment variable
+(``auto`` | ``cpu`` | ``cuda``), which the tools set from ``--device``.
+Nothing here imports Jittor.
+"""
+import ctypes
+import ctypes.util
+import glob
+import logging
+import os
+import sys
+
+DEVICE_ENV = 'DFORMER_SEG_DEVICE'
+VALID_DEVICES = ('auto', 'cpu', 'cuda')
+# Jittor 1.3 looks for exactly this folder name under ~/.cache/jittor/mkl.
+JITTOR_DNNL_DIRNAME = 'dnnl_lnx_2.2.0_cpu_gomp'
+ONEDNN_INSTALL_HINT = 'sudo apt-get install libdnnl-dev'
+
+logger = logging.getLogger('dformer_seg')
+
+_state = {}
+
+
+def cuda_status():
+    """Return ``(usable, reason)`` for the CUDA driver of this machine."""
+    for name in ('libcuda.so.1', 'libcuda.so', ctypes.util.find_library('cuda')):
+        if not name:
+            continue
+        try:
+            libcuda = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return False, 'no CUDA driver library (libcuda) found'
+    if libcuda.cuInit(0) != 0:
+        return False, 'the CUDA driver failed to initialise (no GPU visible?)'
+    count = ctypes.c_int(0)
+    if libcuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return False, 'no CUDA device found'
+    return True, f'{count.value} CUDA device(s)'
+
+
+def _find_system_onednn():
+    """Return ``(include_dir, libdnnl.so.2 path)`` of a system oneDNN 2.x, or None."""
+    include_dirs = [d for d in ('/usr/include/oneapi/dnnl', '/usr/local/include/oneapi/dnnl')
+                    if os.path.isfile(os.path.join(d, 'dnnl.hpp'))]
+    libs = []
+    for pattern in ('/usr/lib/*-linux-gnu/libdnnl.so.2', '/usr/lib/libdnnl.so.2',
+                    '/usr/local/lib/libdnnl.so.2', '/usr/lib64/libdnnl.so.2'):
+        libs.extend(sorted(glob.glob(pattern)))
+    if not include_dirs or not libs:
+        return None
+    return include_dirs[0], libs[0]
+
+
+def jittor_dnnl_dir():
+    return os.path.join(os.path.expanduser('~'), '.cache', 'jittor', 'mkl', JITTOR_DNNL_DIRNAME)
+
+
+def wire_onednn():
+    """Make a oneDNN available to Jittor. Returns a short status string."""
+    target = jittor_dnnl_dir()
+    lib_link = os.path.join(target, 'lib', 'libmkldnn.so')
+    if os.path.isfile(lib_link) and os.path.isfile(os.path.join(target, 'include', 'dnnl.hpp')):
+        return 'oneDNN active'
+    found = _find_system_onednn()
+    if found is None:
+        return None
+    include_src, lib_src = found
+    os.makedirs(os.path.join(target, 'include'), exist_ok=True)
+    os.makedirs(os.path.join(target, 'lib'), exist_ok=True)
+    for name in os.listdir(include_src):
+        dst = os.path.join(target, 'include', name)
+        if not os.path.lexists(dst):
+            os.symlink(os.path.join(include_src, name), dst)
+    if os.path.lexists(lib_link):
+        os.remove(lib_link)  # a dangling link from an earlier, removed install
+    os.symlink(lib_src, lib_link)
+    return f'oneDNN active (system {os.path.basename(lib_src)})'
+
+
+def prepare_environment(device=None):
+    """Set Jittor's environment variables for ``device`` before Jittor is imported.
+
+    Idempotent; returns a dict with ``device`` ('cpu' or 'cuda') and ``onednn``.
+    Raises ValueError for an unknown device and RuntimeError when CUDA is
+    requested but unusable, or when Jittor was already imported with a
+    conflicting setting.
+    """
+    device = (device or os.environ.get(DEVICE_ENV) or 'auto').lower()
+    if device not in VALID_DEVICES:
+        raise ValueError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)} '
+                         f'(from --device or ${DEVICE_ENV})')
+    if _state:
+        if device != 'auto' and device != _state['device']:
+            raise RuntimeError(f'the Jittor runtime was already set up for {_state["device"]}; '
+                               f'cannot switch to {device} in the same process')
+        return dict(_state)
+    if 'jittor' in sys.modules:
+        raise RuntimeError('jittor was imported before dformer_seg; import dformer_seg first '
+                           'so that the runtime can be prepared')
+
+    if 'nvcc_path' in os.environ and device == 'auto':
+        chosen = 'cuda' if os.environ['nvcc_path'] else 'cpu'
+        reason = 'nvcc_path set by the user'
+    elif device == 'cpu':
+        chosen, reason = 'cpu', 'requested'
+    else:
+        usable, reason = cuda_status()
+        if device == 'cuda' and not usable:
+            raise RuntimeError(f'--device cuda was requested but CUDA is not usable: {reason}')
+        chosen = 'cuda' if usable else 'cpu'
+    if chosen == 'cpu':
+        os.environ['nvcc_path'] = ''
+
+    if 'use_mkl' in os.environ:
+        onednn = 'oneDNN ' + ('active (use_mkl=1 set by the user)' if os.environ['use_mkl'] == '1'
+                              else 'disabled (use_mkl=0 set by the user)')
+    else:
+        onednn = wire_onednn()
+        if onednn is None:
+            os.environ['use_mkl'] = '0'
+            onednn = 'oneDNN disabled'
+            logger.warning('oneDNN (libdnnl) not found: convolutions run about 60x slower on the CPU. '
+                           f'Install it with `{ONEDNN_INSTALL_HINT}`.')
+    _state.update(device=chosen, reason=reason, onednn=onednn)
+    return dict(_state)
+
+
+def describe():
+    if not _state:
+        return 'dformer_seg runtime not prepared'
+    return f'dformer_seg: device={_state["device"]} ({_state["reason"]}), {_state["onednn"]}'
+
+
+def use_device(device):
+    """Switch Jittor to ``device`` ('cpu' | 'cuda' | 'auto') after import."""
+    import jittor as jt
+    state = prepare_environment()
+    device = (device or 'auto').lower()
+    if device not in VALID_DEVICES:
+        raise ValueError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)}')
+    if device == 'cuda' and not jt.has_cuda:
+        raise RuntimeError(f'CUDA was requested but this process runs Jittor without CUDA ({describe()})')
+    jt.flags.use_cuda = int(device == 'cuda' or (device == 'auto' and state['device'] == 'cuda'
+                                                  and jt.has_cuda))
+    return 'cuda' if jt.flags.use_cuda else 'cpu'

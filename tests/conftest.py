@@ -1,0 +1,10 @@
+import os
+import sys
+
+# Tests import helpers such as ``parity_fixtures`` from this folder, and the
+# project's ``projects/`` packages from the repository root.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+
+import dformer_seg  # noqa: E402,F401  (prepares the Jittor runtime before any test imports jittor)
