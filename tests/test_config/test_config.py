@@ -1,0 +1,157 @@
+import argparse
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from dformer_seg.config import Config, ConfigError, DictAction, parse_value
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def write(tmp_path, name, source):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+@pytest.fixture
+def three_levels(tmp_path):
+    write(tmp_path, 'base/model.py', """
+        model = dict(type='Seg', backbone=dict(type='A', depth=4, dims=[1, 2]), head=dict(channels=8))
+        optimizer = dict(type='AdamW', lr=0.1, betas=(0.9, 0.999))
+        """)
+    write(tmp_path, 'base/data.py', """
+        crop = (4, 6)
+        pipeline = [dict(type='Load'), dict(type='Crop', size=crop)]
+        """)
+    write(tmp_path, 'child.py', """
+        _base_ = ['base/model.py', 'base/data.py']
+        model = dict(backbone=dict(depth=8, dims=[3]))
+        optimizer = dict(_delete_=True, type='SGD', lr=0.01)
+        _helper = 'not a key'
+        """)
+    return write(tmp_path, 'sub/grandchild.py', """
+        _base_ = '../child.py'
+        model = dict(head=dict(channels=16))
+        """)
+
+
+def test_three_level_inheritance(three_levels):
+    cfg = Config.fromfile(three_levels)
+    assert cfg.model.type == 'Seg'
+    assert cfg.model.backbone.depth == 8          # child over base
+    assert cfg.model.backbone.dims == [3]         # lists replace, not merge
+    assert cfg.model.backbone.type == 'A'         # dicts merge
+    assert cfg.model.head.channels == 16          # grandchild over child
+    assert cfg.optimizer.to_dict() == {'type': 'SGD', 'lr': 0.01}  # _delete_ replaced the base dict
+    assert cfg.pipeline[1]['size'] == (4, 6)
+    assert '_helper' not in cfg and '_base_' not in cfg
+
+
+def test_missing_key_raises(three_levels):
+    cfg = Config.fromfile(three_levels)
+    with pytest.raises(AttributeError, match="modle"):
+        cfg.modle
+    with pytest.raises(AttributeError, match="no key 'depht'"):
+        cfg.model.backbone.depht
+    with pytest.raises(KeyError):
+        cfg['modle']
+    assert cfg.get('modle', 'fallback') == 'fallback'
+
+
+def test_duplicate_key_in_sibling_bases(tmp_path):
+    write(tmp_path, 'a.py', 'lr = 1\n')
+    write(tmp_path, 'b.py', 'lr = 2\n')
+    child = write(tmp_path, 'c.py', "_base_ = ['a.py', 'b.py']\n")
+    with pytest.raises(ConfigError, match="'lr' is defined in two _base_ files"):
+        Config.fromfile(child)
+
+
+def test_missing_base_and_circular(tmp_path):
+    child = write(tmp_path, 'c.py', "_base_ = 'nope.py'\n")
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        Config.fromfile(child)
+    write(tmp_path, 'x.py', "_base_ = 'y.py'\n")
+    loop = write(tmp_path, 'y.py', "_base_ = 'x.py'\n")
+    with pytest.raises(ConfigError, match='circular'):
+        Config.fromfile(loop)
+
+
+def test_syntax_error_names_the_file(tmp_path):
+    bad = write(tmp_path, 'bad.py', 'model = dict(\n')
+    with pytest.raises(ConfigError, match='bad.py'):
+        Config.fromfile(bad)
+
+
+def test_cfg_options_typed_and_list_index(three_levels):
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    args = parser.parse_args(['--cfg-options', 'model.backbone.depth=12', 'optimizer.lr=0.5',
+                              'model.backbone.dims=[1,2,3]', 'pipeline.1.size=(8,8)', 'pipeline.0.flag=true',
+                              'name=abc', 'seed=None', 'gpus=0,1'])
+    cfg = Config.fromfile(three_levels)
+    cfg.merge_from_dict(args.cfg_options)
+    assert cfg.model.backbone.depth == 12
+    assert cfg.optimizer.lr == 0.5
+    assert cfg.model.backbone.dims == [1, 2, 3]
+    assert cfg.pipeline[1]['size'] == (8, 8)
+    assert cfg.pipeline[1]['type'] == 'Crop'
+    assert cfg.pipeline[0]['flag'] is True
+    assert cfg.name == 'abc' and cfg.seed is None and cfg.gpus == [0, 1]
+    with pytest.raises(ConfigError, match='out of range'):
+        cfg.merge_from_dict({'pipeline.5.size': 1})
+    with pytest.raises(ConfigError, match='must be a number'):
+        cfg.merge_from_dict({'pipeline.first.size': 1})
+
+
+def test_parse_value():
+    assert parse_value('1') == 1 and isinstance(parse_value('1.5'), float)
+    assert parse_value('False') is False and parse_value('none') is None
+    assert parse_value("'x'") == 'x' and parse_value('x') == 'x'
+    assert parse_value('[1,[2,3]]') == [1, [2, 3]]
+
+
+def test_dump_reloads_equal(three_levels, tmp_path):
+    cfg = Config.fromfile(three_levels)
+    text = cfg.pretty_text
+    assert 'backbone=dict(' in text
+    out = str(tmp_path / 'dumped.py')
+    cfg.dump(out)
+    assert Config.fromfile(out) == cfg
+
+
+def test_custom_imports(tmp_path, monkeypatch):
+    package = tmp_path / 'my_ext'
+    package.mkdir()
+    (package / '__init__.py').write_text(textwrap.dedent("""
+        from dformer_seg.registry import BACKBONES
+
+        @BACKBONES.register_module(force=True)
+        class MyTestBackbone:
+            def __init__(self, width=1):
+                self.width = width
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = write(tmp_path, 'cfg.py', """
+        custom_imports = dict(imports=['my_ext'])
+        backbone = dict(type='MyTestBackbone', width=3)
+        """)
+    cfg = Config.fromfile(config)
+    from dformer_seg.registry import BACKBONES
+    assert BACKBONES.build(cfg.backbone).width == 3
+
+    broken = write(tmp_path, 'broken.py', "custom_imports = dict(imports=['no_such_module_xyz'])\n")
+    with pytest.raises(ConfigError, match="could not import 'no_such_module_xyz'"):
+        Config.fromfile(broken)
+
+
+def test_print_config_tool(three_levels):
+    result = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'misc', 'print_config.py'), three_levels,
+                             '--cfg-options', 'model.head.channels=3'],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert 'channels=3' in result.stdout and "type='SGD'" in result.stdout
