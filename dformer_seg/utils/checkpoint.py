@@ -1,0 +1,336 @@
+"""Checkpoints: official PyTorch ``.pth`` files (read without torch) and our native ``.pkl`` format.
+
+Official checkpoints are PyTorch zip archives: ``<root>/data.pkl`` holds the
+pickled container, and every tensor storage is a raw little-endian byte file
+``<root>/data/<key>``. They are unpickled with a restricted unpickler that
+only knows how to rebuild tensors as numpy arrays; any other class in the
+pickle is refused.
+
+The native format is a pickle of ``{'state_dict': {name: np.ndarray},
+'meta': dict, ...}`` written atomically by :func:`save_checkpoint`.
+"""
+import collections
+import io
+import logging
+import os
+import pickle
+import tempfile
+import zipfile
+
+import numpy as np
+
+logger = logging.getLogger('dformer_seg')
+
+# torch storage class name -> numpy dtype. Each storage file holds `numel` items of that type.
+TORCH_STORAGE_DTYPES = {
+    'FloatStorage': np.dtype('<f4'),
+    'DoubleStorage': np.dtype('<f8'),
+    'HalfStorage': np.dtype('<f2'),
+    'BFloat16Storage': np.dtype('<u2'),  # widened to float32 after the tensor is built
+    'LongStorage': np.dtype('<i8'),
+    'IntStorage': np.dtype('<i4'),
+    'ShortStorage': np.dtype('<i2'),
+    'CharStorage': np.dtype('i1'),
+    'ByteStorage': np.dtype('u1'),
+    'BoolStorage': np.dtype('?'),
+    'UntypedStorage': np.dtype('u1'),
+}
+# Keys under which checkpoints keep their state dict, in the order they are tried.
+STATE_DICT_KEYS = ('model', 'state_dict', 'state_dict_ema')
+# ImageNet-pretrained backbone files: DFormer v1 prefers the EMA weights, as the official loader does.
+PRETRAINED_STATE_DICT_KEYS = ('state_dict_ema', 'state_dict', 'model')
+# The first object of a pre-1.6 (non-zip) torch.save file.
+LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
+
+
+class CheckpointError(Exception):
+    """A checkpoint file cannot be read, or does not fit the model."""
+
+
+class _StorageType:
+    def __init__(self, name):
+        self.name = name
+        self.dtype = TORCH_STORAGE_DTYPES[name]
+
+
+class _BFloat16Array(np.ndarray):
+    """A uint16 storage that holds bfloat16 bit patterns."""
+
+
+class _Namespace:
+    """Stand-in for ``argparse.Namespace`` objects that training scripts store beside the weights."""
+
+    def __setstate__(self, state):
+        self.__dict__.update(state if isinstance(state, dict) else {})
+
+
+def _bfloat16_to_float32(bits):
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """Build a numpy copy of a strided view into ``storage`` (a 1-D numpy array)."""
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise CheckpointError(f'tensor with size {size} has stride {stride} of another length')
+    if any(s == 0 for s in size):
+        array = np.zeros(size, dtype=storage.dtype)
+    else:
+        last = int(storage_offset) + sum((n - 1) * s for n, s in zip(size, stride))
+        if storage_offset < 0 or min(stride, default=0) < 0 or last >= storage.size:
+            raise CheckpointError(f'tensor view (offset {storage_offset}, size {size}, stride {stride}) '
+                                  f'lies outside its storage of {storage.size} elements')
+        base = storage[int(storage_offset):]
+        view = np.lib.stride_tricks.as_strided(base, shape=size,
+                                               strides=tuple(s * storage.itemsize for s in stride))
+        array = np.array(view, dtype=storage.dtype.newbyteorder('='), copy=True)
+    if isinstance(storage, _BFloat16Array):
+        array = _bfloat16_to_float32(array)
+    return array
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
+    return data
+
+
+class _TorchUnpickler(pickle.Unpickler):
+    """Unpickles ``data.pkl`` of a torch zip checkpoint into numpy arrays, refusing unknown classes."""
+
+    SAFE_GLOBALS = {
+        ('collections', 'OrderedDict'): collections.OrderedDict,
+        ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+        ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+        ('argparse', 'Namespace'): _Namespace,
+    }
+
+    def __init__(self, data, read_record, path):
+        super().__init__(io.BytesIO(data))
+        self._read_record = read_record
+        self._path = path
+        self._storages = {}
+
+    def find_class(self, module, name):
+        if (module, name) in self.SAFE_GLOBALS:
+            return self.SAFE_GLOBALS[(module, name)]
+        if module in ('torch', 'torch.storage') and name in TORCH_STORAGE_DTYPES:
+            return _StorageType(name)
+        raise CheckpointError(f'{self._path}: refusing to unpickle {module}.{name}; only tensors, '
+                              f'storages and plain containers are allowed in a checkpoint')
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == 'storage'):
+            raise CheckpointError(f'{self._path}: unsupported persistent id {pid!r}')
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise CheckpointError(f'{self._path}: storage {key} has an unknown type {storage_type!r}')
+        if key not in self._storages:
+            raw = self._read_record(f'data/{key}')
+            dtype = storage_type.dtype
+            if len(raw) < numel * dtype.itemsize:
+                raise CheckpointError(f'{self._path}: storage {key} has {len(raw)} bytes, '
+                                      f'expected {numel * dtype.itemsize} ({numel} x {dtype})')
+            array = np.frombuffer(raw, dtype=dtype, count=numel)
+            if storage_type.name == 'BFloat16Storage':
+                array = array.view(_BFloat16Array)
+            self._storages[key] = array
+        return self._storages[key]
+
+
+def load_torch_checkpoint(path):
+    """Return the object stored by ``torch.save`` (zip format) with every tensor as a numpy array."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f'{path} is not a PyTorch zip checkpoint (legacy pre-1.6 torch.save files are '
+                              f'not supported; re-save it with torch >= 1.6)')
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith('/data.pkl') and n.count('/') == 1]
+            if len(pickles) != 1:
+                raise CheckpointError(f'{path}: a PyTorch checkpoint has exactly one <root>/data.pkl, '
+                                      f'found {pickles or "none"}')
+            root = pickles[0][:-len('data.pkl')]
+            byteorder = f'{root}byteorder'
+            if byteorder in archive.namelist() and archive.read(byteorder).strip() != b'little':
+                raise CheckpointError(f'{path}: big-endian checkpoints are not supported')
+
+            def read_record(name):
+                try:
+                    return archive.read(root + name)
+                except KeyError:
+                    raise CheckpointError(f'{path}: missing record {root + name}') from None
+
+            return _TorchUnpickler(archive.read(pickles[0]), read_record, path).load()
+    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise CheckpointError(f'{path}: corrupt PyTorch checkpoint ({exc})') from exc
+
+
+class _NativeUnpickler(pickle.Unpickler):
+    """Unpickles native checkpoints: containers, numpy arrays and numpy scalars only."""
+
+    NUMPY_CLASSES = {'_reconstruct', 'ndarray', 'dtype', 'scalar'}
+
+    def __init__(self, file, path):
+        super().__init__(file)
+        self._path = path
+
+    def find_class(self, module, name):
+        if module in ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray') and name in self.NUMPY_CLASSES:
+            return super().find_class(module, name)
+        if (module, name) == ('collections', 'OrderedDict'):
+            return collections.OrderedDict
+        raise CheckpointError(f'{self._path}: refusing to unpickle {module}.{name}; native checkpoints hold '
+                              f'only containers and numpy arrays')
+
+
+def _is_state_dict(obj):
+    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in obj.items())
+
+
+def extract_state_dict(obj, keys=STATE_DICT_KEYS, source='checkpoint'):
+    """Return the state dict inside a loaded checkpoint object (``{'model': sd}``, ..., or bare)."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(f'{source}: expected a dict at the top level, got {type(obj).__name__}')
+    for key in keys:
+        if key in obj:
+            if not _is_state_dict(obj[key]):
+                raise CheckpointError(f'{source}: entry {key!r} is not a state dict of name -> tensor')
+            return dict(obj[key])
+    if obj and _is_state_dict(obj):
+        return dict(obj)
+    raise CheckpointError(f'{source}: no state dict found; expected one of the keys {list(keys)} '
+                          f'or a bare name -> tensor dict, got keys {sorted(map(str, obj))[:10]}')
+
+
+def read_checkpoint(path, state_dict_keys=STATE_DICT_KEYS):
+    """Read an official ``.pth`` or a native checkpoint; returns a dict with ``state_dict`` and ``meta``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'checkpoint file not found: {path}')
+    if zipfile.is_zipfile(path):
+        state_dict = extract_state_dict(load_torch_checkpoint(path), state_dict_keys, source=path)
+        return {'state_dict': state_dict, 'meta': {}}
+    with open(path, 'rb') as f:
+        try:
+            obj = _NativeUnpickler(f, path).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f'{path}: not a readable checkpoint (neither a PyTorch zip file nor a '
+                                  f'native pickle): {exc}') from exc
+    if obj == LEGACY_TORCH_MAGIC:
+        raise CheckpointError(f'{path} uses the legacy (pre-1.6) torch.save format, which is not supported; '
+                              f're-save it with torch >= 1.6')
+    if not (isinstance(obj, dict) and 'state_dict' in obj):
+        raise CheckpointError(f'{path}: unknown checkpoint format; a native checkpoint is a dict with a '
+                              f"'state_dict' entry, got {type(obj).__name__}")
+    if not _is_state_dict(obj['state_dict']):
+        raise CheckpointError(f"{path}: 'state_dict' is not a dict of name -> numpy array")
+    result = dict(obj)
+    result.setdefault('meta', {})
+    return result
+
+
+def _to_numpy(value):
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, 'numpy'):
+        return np.asarray(value.numpy())
+    raise TypeError(f'cannot store a {type(value).__name__} in a state dict; expected numpy arrays or jt.Var')
+
+
+def save_checkpoint(path, state_dict, meta=None, **extra):
+    """Write a native checkpoint atomically: a crash while writing leaves any old file intact."""
+    payload = {'state_dict': {k: _to_numpy(v) for k, v in state_dict.items()}, 'meta': dict(meta or {})}
+    for key, value in extra.items():
+        if key in payload:
+            raise ValueError(f'{key!r} is reserved in a checkpoint')
+        payload[key] = value
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            pickle.dump(payload, f, protocol=4)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    return path
+
+
+def _rename_keys(state_dict, prefix_map):
+    renamed = {}
+    for key, value in state_dict.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        for old, new in (prefix_map or {}).items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        renamed[key] = value
+    return renamed
+
+
+def _shape_of(var):
+    return tuple(int(s) for s in var.shape)
+
+
+def _same_shape(model_shape, ckpt_shape):
+    # Jittor has no 0-d variables: a scalar is stored with shape (1,).
+    return model_shape == ckpt_shape or (ckpt_shape == () and model_shape == (1,))
+
+
+def load_state_dict(module, state_dict, strict=True, prefix_map=None, logger=None):
+    """Copy ``state_dict`` (name -> array) into ``module``'s parameters and buffers.
+
+    ``num_batches_tracked`` entries are ignored and a leading ``module.`` is
+    stripped. ``prefix_map`` (``{old_prefix: new_prefix}``) renames keys first.
+    Returns ``(missing, unexpected, mismatched)``: model keys absent from the
+    checkpoint, checkpoint keys the model lacks, and ``(key, model_shape,
+    checkpoint_shape)`` triples. With ``strict`` any of them raises before
+    anything is loaded; otherwise they are logged and the rest is loaded.
+    """
+    log = logger or logging.getLogger('dformer_seg')
+    source = {k: v for k, v in _rename_keys(state_dict, prefix_map).items()
+              if not k.endswith('num_batches_tracked')}
+    targets = module.state_dict()
+    missing = [k for k in targets if k not in source]
+    unexpected = [k for k in source if k not in targets]
+    mismatched = []
+    for key, value in source.items():
+        if key in targets:
+            model_shape, ckpt_shape = _shape_of(targets[key]), tuple(np.shape(value))
+            if not _same_shape(model_shape, ckpt_shape):
+                mismatched.append((key, model_shape, ckpt_shape))
+    if missing or unexpected or mismatched:
+        report = _mismatch_report(missing, unexpected, mismatched)
+        if strict:
+            raise CheckpointError('the state dict does not match the model:\n' + report)
+        log.warning('loading a state dict that does not match the model exactly:\n' + report)
+
+    import jittor as jt
+    skipped = {k for k, _, _ in mismatched}
+    for key, value in source.items():
+        if key in targets and key not in skipped:
+            target = targets[key]
+            array = np.asarray(_to_numpy(value)).astype(str(target.dtype)).reshape(_shape_of(target))
+            target.update(jt.array(array))
+    return missing, unexpected, mismatched
+
+
+def _mismatch_report(missing, unexpected, mismatched, limit=50):
+    def block(title, items):
+        shown = items[:limit]
+        more = f'\n    ... and {len(items) - limit} more' if len(items) > limit else ''
+        return f'  {title} ({len(items)}):\n' + '\n'.join(f'    {item}' for item in shown) + more
+
+    parts = []
+    if missing:
+        parts.append(block('missing keys (in the model, not in the checkpoint)', missing))
+    if unexpected:
+        parts.append(block('unexpected keys (in the checkpoint, not in the model)', unexpected))
+    if mismatched:
+        parts.append(block('shape mismatches (key, model shape, checkpoint shape)',
+                           [f'{k}: model {m}, checkpoint {c}' for k, m, c in mismatched]))
+    return '\n'.join(parts)
