@@ -1,0 +1,342 @@
+"""DFormer (v1) RGB-D backbone.
+
+Two streams run side by side: an RGB stream with ``dims[i]`` channels and a
+depth stream with ``dims[i] // 2`` channels. Each block mixes them in its
+attention (the depth features gate part of the RGB query and, where a stage
+has a window, both streams form the pooled queries of a global attention).
+Blocks work on channels-last (NHWC) tensors, in the same order of operations
+as the official PyTorch implementation so that float32 results agree; only
+the RGB stream's features are returned.
+
+State-dict names and shapes equal those of the official checkpoints with the
+``backbone.`` prefix removed (BatchNorm ``num_batches_tracked`` excepted).
+"""
+import math
+
+import jittor as jt
+import numpy as np
+from jittor import nn
+
+from ...registry import BACKBONES
+from ..utils import DropPath, build_norm_layer
+
+# Variants of the official ``DFormer_Tiny`` ... ``DFormer_Large`` factories.
+ARCH_SETTINGS = {
+    'tiny': dict(dims=(32, 64, 128, 256), depths=(3, 3, 5, 2)),
+    'small': dict(dims=(64, 128, 256, 512), depths=(2, 2, 4, 2)),
+    'base': dict(dims=(64, 128, 256, 512), depths=(3, 3, 12, 2)),
+    'large': dict(dims=(96, 192, 288, 576), depths=(3, 3, 12, 2)),
+}
+for _setting in ARCH_SETTINGS.values():
+    _setting.update(mlp_ratios=(8, 8, 4, 4), num_heads=(1, 2, 4, 8), windows=(0, 7, 7, 7))
+
+NUM_STAGES = 4
+LAYER_SCALE_INIT = 1e-6
+
+
+class ChannelsLastLayerNorm(nn.Module):
+    """LayerNorm over the last axis (two-pass mean/variance, biased), eps 1e-6 as in DFormer."""
+
+    def __init__(self, num_channels, eps=1e-6):
+        super().__init__()
+        self.weight = jt.ones(num_channels)
+        self.bias = jt.zeros(num_channels)
+        self.eps = eps
+
+    def execute(self, x):
+        centered = x - x.mean(dim=-1, keepdims=True)
+        variance = (centered * centered).mean(dim=-1, keepdims=True)
+        return centered / jt.sqrt(variance + self.eps) * self.weight + self.bias
+
+
+def _bin_average_matrix(in_size, out_size):
+    """(out_size, in_size) matrix whose rows average PyTorch's adaptive-pooling bins.
+
+    Bin ``i`` covers ``[floor(i * in / out), ceil((i + 1) * in / out))``; bins may
+    overlap and repeat input cells when ``out_size > in_size``.
+    """
+    matrix = np.zeros((out_size, in_size), dtype=np.float32)
+    for i in range(out_size):
+        start = (i * in_size) // out_size
+        end = -((-(i + 1) * in_size) // out_size)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """PyTorch-exact adaptive average pooling of an NCHW tensor to ``output_size`` (h, w).
+
+    Jittor's own AdaptiveAvgPool2d uses equal strides and breaks when the input
+    is smaller than the output (stage 4 of a small image), so the pooling is
+    written as two averaging matmuls.
+    """
+    n, c, h, w = x.shape
+    out_h, out_w = output_size
+    col_avg = jt.array(_bin_average_matrix(w, out_w))
+    row_avg = jt.array(_bin_average_matrix(h, out_h))
+    x = nn.matmul_transpose(x.reshape(n * c * h, w), col_avg)  # (n*c*h, out_w)
+    x = x.reshape(n * c, h, out_w).transpose(0, 2, 1).reshape(n * c * out_w, h)
+    x = nn.matmul_transpose(x, row_avg)  # (n*c*out_w, out_h)
+    return x.reshape(n, c, out_w, out_h).transpose(0, 1, 3, 2)
+
+
+class ConvFFN(nn.Module):
+    """LayerNorm -> Linear -> depthwise 3x3 conv (residual) -> GELU -> Linear, on NHWC input."""
+
+    def __init__(self, dim, mlp_ratio):
+        super().__init__()
+        hidden = dim * mlp_ratio
+        self.norm = ChannelsLastLayerNorm(dim)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.act = nn.GELU()
+
+    def execute(self, x):
+        x = self.fc1(self.norm(x))
+        x = x.permute(0, 3, 1, 2)
+        x = self.pos(x) + x
+        x = x.permute(0, 2, 3, 1)
+        return self.fc2(self.act(x))
+
+
+class RGBDAttention(nn.Module):
+    """DFormer's attention mixing an RGB stream (``dim``) and a depth stream (``dim // 2``).
+
+    * local branch: ``q(x) * Linear(dwconv7x7(GELU(l(x))))``;
+    * depth branch: ``q_cut(x)`` gated by an MLP/dwconv of the depth features;
+    * with ``window > 0``, a global branch: both streams are pooled to
+      ``window x window`` queries that attend over every position of the
+      GELU(l(x)) keys/values, and the result is upsampled back (bilinear).
+
+    The official code always pools to 7x7 and reshapes with ``window``, so it
+    only runs with ``window`` 0 or 7; pooling to ``window`` gives the same
+    result for 7 and also works for other sizes.
+
+    ``with_depth_output=False`` (the last block of the network) drops the
+    depth projection, and ``execute`` then returns ``None`` for the depth stream.
+    """
+
+    def __init__(self, dim, num_heads, window, with_depth_output=True):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f'DFormer attention needs an even channel count, got {dim}')
+        half = dim // 2
+        self.num_heads = num_heads
+        self.window = window
+        self.with_depth_output = with_depth_output
+
+        self.q = nn.Linear(dim, dim)
+        self.q_cut = nn.Linear(dim, half)
+        self.a = nn.Linear(dim, dim)
+        self.l = nn.Linear(dim, dim)  # noqa: E741  (official parameter name)
+        self.conv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.e_conv = nn.Conv2d(half, half, 7, padding=3, groups=half)
+        self.e_fore = nn.Linear(half, half)
+        self.e_back = nn.Linear(half, half)
+        concat_dim = dim * 2 if window else dim + half
+        self.proj = nn.Linear(concat_dim, dim)
+        if with_depth_output:
+            self.proj_e = nn.Linear(concat_dim, half)
+        if window:
+            if half % num_heads:
+                raise ValueError(f'dim // 2 = {half} must be divisible by num_heads = {num_heads}')
+            self.head_dim = half // num_heads
+            self.short_cut_linear = nn.Linear(dim + half, half)
+            self.kv = nn.Linear(dim, dim)
+        self.act = nn.GELU()
+        self.norm = ChannelsLastLayerNorm(dim)
+        self.norm_e = ChannelsLastLayerNorm(half)
+
+    def global_branch(self, pooled_source, values_nchw):
+        """Window queries from ``pooled_source`` (NCHW) attending over ``values_nchw``; NHWC out."""
+        batch, channels, height, width = values_nchw.shape
+        heads, head_dim, window = self.num_heads, self.head_dim, self.window
+        kv = self.kv(values_nchw.permute(0, 2, 3, 1))
+        kv = kv.reshape(batch, height * width, 2, heads, head_dim).permute(2, 0, 3, 1, 4)
+        keys, values = kv[0], kv[1]
+        queries = adaptive_avg_pool2d(pooled_source, (window, window)).permute(0, 2, 3, 1)
+        queries = self.short_cut_linear(queries)
+        queries = queries.reshape(batch, -1, heads, head_dim).permute(0, 2, 1, 3)
+        attn = jt.matmul(queries * head_dim ** -0.5, keys.transpose(0, 1, 3, 2))
+        attn = nn.softmax(attn, dim=-1)
+        out = jt.matmul(attn, values)  # (B, heads, window*window, head_dim)
+        out = out.reshape(batch, heads, window, window, head_dim).permute(0, 1, 4, 2, 3)
+        out = out.reshape(batch, channels // 2, window, window)
+        out = nn.interpolate(out, size=(height, width), mode='bilinear', align_corners=False)
+        return out.permute(0, 2, 3, 1)
+
+    def execute(self, x, x_e):
+        x = self.norm(x)
+        x_e = self.norm_e(x_e)
+        if self.window:
+            short_cut = jt.concat([x, x_e], dim=3).permute(0, 3, 1, 2)
+
+        q = self.q(x)
+        cutted_x = self.q_cut(x)
+        x = self.act(self.l(x).permute(0, 3, 1, 2))
+        a = self.a(self.conv(x).permute(0, 2, 3, 1))
+        if self.window:
+            global_out = self.global_branch(short_cut, x)
+
+        x_e = self.e_fore(x_e).permute(0, 3, 1, 2)
+        x_e = self.e_back(self.e_conv(x_e).permute(0, 2, 3, 1))
+        cutted_x = cutted_x * x_e
+        x = q * a
+
+        parts = [x, global_out, cutted_x] if self.window else [x, cutted_x]
+        x = jt.concat(parts, dim=3)
+        x_e = self.proj_e(x) if self.with_depth_output else None
+        return self.proj(x), x_e
+
+
+class DFormerBlock(nn.Module):
+    """Attention and FFN residuals with layer scale, on both streams (NHWC)."""
+
+    def __init__(self, dim, num_heads, mlp_ratio, window, drop_path, with_depth_output=True):
+        super().__init__()
+        self.with_depth_output = with_depth_output
+        self.attn = RGBDAttention(dim, num_heads, window, with_depth_output)
+        self.mlp = ConvFFN(dim, mlp_ratio)
+        # One module, sampled independently at each of the four residuals.
+        self.dropout_layer = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.layer_scale_1 = jt.full((dim,), LAYER_SCALE_INIT)
+        self.layer_scale_2 = jt.full((dim,), LAYER_SCALE_INIT)
+        if with_depth_output:
+            self.layer_scale_1_e = jt.full((dim // 2,), LAYER_SCALE_INIT)
+            self.layer_scale_2_e = jt.full((dim // 2,), LAYER_SCALE_INIT)
+            self.mlp_e2 = ConvFFN(dim // 2, mlp_ratio)
+
+    def execute(self, x, x_e):
+        res_x, res_e = x, x_e
+        x, x_e = self.attn(x, x_e)
+        x = res_x + self.dropout_layer(self.layer_scale_1 * x)
+        x = x + self.dropout_layer(self.layer_scale_2 * self.mlp(x))
+        if self.with_depth_output:
+            x_e = res_e + self.dropout_layer(self.layer_scale_1_e * x_e)
+            x_e = x_e + self.dropout_layer(self.layer_scale_2_e * self.mlp_e2(x_e))
+        return x, x_e
+
+
+def _rgb_stem(dims, norm_cfg):
+    return nn.Sequential(
+        nn.Conv2d(3, dims[0] // 2, 3, stride=2, padding=1),
+        build_norm_layer(norm_cfg, dims[0] // 2),
+        nn.GELU(),
+        nn.Conv2d(dims[0] // 2, dims[0], 3, stride=2, padding=1),
+        build_norm_layer(norm_cfg, dims[0]),
+    )
+
+
+def _depth_stem(dims, norm_cfg):
+    return nn.Sequential(
+        nn.Conv2d(1, dims[0] // 4, 3, stride=2, padding=1),
+        build_norm_layer(norm_cfg, dims[0] // 4),
+        nn.GELU(),
+        nn.Conv2d(dims[0] // 4, dims[0] // 2, 3, stride=2, padding=1),
+        build_norm_layer(norm_cfg, dims[0] // 2),
+    )
+
+
+def _downsample(in_channels, out_channels, norm_cfg):
+    return nn.Sequential(
+        build_norm_layer(norm_cfg, in_channels),
+        nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1),
+    )
+
+
+@BACKBONES.register_module()
+class DFormer(nn.Module):
+    """DFormer v1 backbone: ``execute(img, depth)`` -> features at strides 4, 8, 16, 32.
+
+    Args:
+        arch: 'tiny' | 'small' | 'base' | 'large' (the official variants) or None.
+        dims, mlp_ratios, depths, num_heads, windows: per-stage settings (4 each);
+            given ones override the ``arch`` table; all are required when ``arch`` is None.
+        drop_path_rate: stochastic depth, rising linearly from 0 over all blocks.
+        norm_cfg: norm of the stems and downsampling layers (BN / SyncBN ...).
+        out_indices: which stage outputs to return.
+        last_block: per stage, only the last ``last_block[i]`` blocks keep their
+            window attention (official default 50: all of them).
+    """
+
+    def __init__(self, arch=None, dims=None, mlp_ratios=None, depths=None, num_heads=None, windows=None,
+                 drop_path_rate=0.1, norm_cfg=dict(type='BN', requires_grad=True), out_indices=(0, 1, 2, 3),
+                 last_block=(50, 50, 50, 50)):
+        super().__init__()
+        settings = self._resolve_settings(arch, dims=dims, mlp_ratios=mlp_ratios, depths=depths,
+                                          num_heads=num_heads, windows=windows, last_block=last_block)
+        dims, depths = settings['dims'], settings['depths']
+        if dims[0] % 4:
+            raise ValueError(f'dims[0] must be divisible by 4 (depth stem uses dims[0] // 4), got {dims[0]}')
+        out_indices = tuple(out_indices)
+        if not out_indices or any(i not in range(NUM_STAGES) for i in out_indices):
+            raise ValueError(f'out_indices must be a non-empty subset of 0..{NUM_STAGES - 1}, got {out_indices}')
+        self.arch = arch
+        self.dims = dims
+        self.depths = depths
+        self.out_indices = out_indices
+
+        self.downsample_layers = nn.ModuleList([_rgb_stem(dims, norm_cfg)])
+        self.downsample_layers_e = nn.ModuleList([_depth_stem(dims, norm_cfg)])
+        for i in range(NUM_STAGES - 1):
+            self.downsample_layers.append(_downsample(dims[i], dims[i + 1], norm_cfg))
+            self.downsample_layers_e.append(_downsample(dims[i] // 2, dims[i + 1] // 2, norm_cfg))
+
+        total_blocks = sum(depths)
+        drop_rates = np.linspace(0.0, drop_path_rate, total_blocks, dtype=np.float32).tolist()
+        self.stages = nn.ModuleList()
+        block_id = 0
+        for i in range(NUM_STAGES):
+            blocks = []
+            for j in range(depths[i]):
+                window = settings['windows'][i] if depths[i] - j <= settings['last_block'][i] else 0
+                blocks.append(DFormerBlock(
+                    dims[i], settings['num_heads'][i], settings['mlp_ratios'][i], window,
+                    drop_path=drop_rates[block_id],
+                    with_depth_output=block_id != total_blocks - 1))  # the final depth output is unused
+                block_id += 1
+            self.stages.append(nn.Sequential(*blocks))
+
+    @staticmethod
+    def _resolve_settings(arch, **overrides):
+        if arch is not None:
+            if arch not in ARCH_SETTINGS:
+                raise KeyError(f'unknown DFormer arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
+                               'or pass dims/mlp_ratios/depths/num_heads/windows with arch=None')
+            settings = dict(ARCH_SETTINGS[arch])
+        else:
+            settings = {}
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        missing = [k for k in ('dims', 'mlp_ratios', 'depths', 'num_heads', 'windows', 'last_block')
+                   if k not in settings]
+        if missing:
+            raise ValueError(f'DFormer with arch=None needs {missing}')
+        for key, value in settings.items():
+            value = tuple(int(v) for v in value)
+            if len(value) != NUM_STAGES:
+                raise ValueError(f'DFormer {key} needs {NUM_STAGES} entries (one per stage), got {value}')
+            settings[key] = value
+        return settings
+
+    def execute(self, img, depth):
+        if img.ndim != 4 or img.shape[1] != 3:
+            raise ValueError(f'DFormer expects img of shape (B, 3, H, W), got {tuple(img.shape)}')
+        if depth is None or depth.ndim != 4:
+            shape = None if depth is None else tuple(depth.shape)
+            raise ValueError(f'DFormer expects depth of shape (B, 1 or 3, H, W), got {shape}')
+        if depth.shape[0] != img.shape[0] or tuple(depth.shape[2:]) != tuple(img.shape[2:]):
+            raise ValueError(f'img {tuple(img.shape)} and depth {tuple(depth.shape)} differ in batch or size')
+        x, x_e = img, depth[:, 0:1]
+        outs = []
+        for i in range(NUM_STAGES):
+            x = self.downsample_layers[i](x).permute(0, 2, 3, 1)
+            x_e = self.downsample_layers_e[i](x_e).permute(0, 2, 3, 1)
+            for block in self.stages[i]:
+                x, x_e = block(x, x_e)
+            x = x.permute(0, 3, 1, 2)
+            if x_e is not None:
+                x_e = x_e.permute(0, 3, 1, 2)
+            if i in self.out_indices:
+                outs.append(x)
+        return outs
