@@ -83,7 +83,7 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
         base = storage[int(storage_offset):]
         view = np.lib.stride_tricks.as_strided(base, shape=size,
                                                strides=tuple(s * storage.itemsize for s in stride))
-        array = np.array(view, dtype=storage.dtype.newbyteorder('='), copy=True)
+        array = np.array(view, dtype=storage.dtype.newbyteorder('='), order='C', copy=True)
     if isinstance(storage, _BFloat16Array):
         array = _bfloat16_to_float32(array)
     return array
@@ -239,10 +239,7 @@ def _to_numpy(value):
 def save_checkpoint(path, state_dict, meta=None, **extra):
     """Write a native checkpoint atomically: a crash while writing leaves any old file intact."""
     payload = {'state_dict': {k: _to_numpy(v) for k, v in state_dict.items()}, 'meta': dict(meta or {})}
-    for key, value in extra.items():
-        if key in payload:
-            raise ValueError(f'{key!r} is reserved in a checkpoint')
-        payload[key] = value
+    payload.update(extra)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
