@@ -1,0 +1,3 @@
+from .dformer import DFormer
+
+__all__ = ['DFormer']
