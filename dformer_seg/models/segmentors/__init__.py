@@ -1,0 +1,3 @@
+from .encoder_decoder import RGBDEncoderDecoder
+
+__all__ = ['RGBDEncoderDecoder']
