@@ -1,0 +1,235 @@
+"""Training, validation and test loops: the code that acts (hooks only observe).
+
+Counters live on the runner: ``runner.iter`` and ``runner.epoch`` are the
+numbers of *completed* iterations and epochs. A loop increments them before it
+calls the matching ``after_*`` hooks, so a checkpoint written there records
+exactly how far training got, and a resumed loop starts from those numbers.
+"""
+import jittor as jt
+
+from ..registry import LOOPS
+from ..utils.dist import is_main_process, rank, world_size
+from ..utils.misc import ProgressBar
+
+
+def set_loader_epoch(loader, epoch):
+    """Tell a loader which pass over the data starts, so its shuffle order is a function of it."""
+    set_epoch = getattr(loader, 'set_epoch', None)
+    if callable(set_epoch):
+        set_epoch(epoch)
+
+
+class _TrainLoop:
+    def __init__(self, runner, dataloader, val_begin=1, val_interval=1):
+        if len(dataloader) == 0:
+            raise ValueError('the training data loader yields no batch (empty dataset, or fewer samples '
+                             'than the batch size with drop_last=True)')
+        if val_interval <= 0:
+            raise ValueError(f'val_interval must be a positive number, got {val_interval}')
+        self.runner = runner
+        self.dataloader = dataloader
+        self.iters_per_epoch = len(dataloader)
+        self.val_begin = val_begin
+        self.val_interval = val_interval
+
+    def run_iter(self, batch_idx, data_batch):
+        runner = self.runner
+        runner.call_hook('before_train_iter', batch_idx=batch_idx, data_batch=data_batch)
+        outputs = runner.train_step(data_batch)
+        runner.iter += 1
+        runner.call_hook('after_train_iter', batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
+
+    def validate(self):
+        if self.runner.val_loop is not None:
+            self.runner.val_loop.run()
+
+
+@LOOPS.register_module()
+class EpochBasedTrainLoop(_TrainLoop):
+    """Train ``max_epochs`` passes over the data; validate after epoch e when
+    ``e >= val_begin`` and (``e % val_interval == 0`` or e is the last)."""
+
+    by_epoch = True
+
+    def __init__(self, runner, dataloader, max_epochs, val_begin=1, val_interval=1):
+        super().__init__(runner, dataloader, val_begin, val_interval)
+        if max_epochs <= 0:
+            raise ValueError(f'max_epochs must be positive, got {max_epochs}')
+        self.max_epochs = int(max_epochs)
+        self.max_iters = self.max_epochs * self.iters_per_epoch
+
+    def run(self):
+        runner = self.runner
+        runner.call_hook('before_train')
+        while runner.epoch < self.max_epochs:
+            self.run_epoch()
+            epoch = runner.epoch
+            if epoch >= self.val_begin and (epoch % self.val_interval == 0 or epoch == self.max_epochs):
+                self.validate()
+        runner.call_hook('after_train')
+
+    def run_epoch(self):
+        runner = self.runner
+        runner.call_hook('before_train_epoch')
+        set_loader_epoch(self.dataloader, runner.epoch)
+        # Non-zero only in the first epoch after resuming from a mid-epoch checkpoint.
+        done_in_epoch = runner.iter - runner.epoch * self.iters_per_epoch
+        for batch_idx, data_batch in enumerate(self.dataloader):
+            if batch_idx < done_in_epoch:
+                continue
+            if batch_idx >= self.iters_per_epoch:
+                break
+            self.run_iter(batch_idx, data_batch)
+        runner.epoch += 1
+        runner.call_hook('after_train_epoch')
+
+
+@LOOPS.register_module()
+class IterBasedTrainLoop(_TrainLoop):
+    """Train ``max_iters`` iterations, restarting the loader at the end of each pass;
+    validate after iteration i when ``i >= val_begin`` and (``i % val_interval == 0`` or i is the last).
+
+    The whole run is one "epoch" for the epoch hooks; ``runner.epoch`` counts the passes over the data.
+    """
+
+    by_epoch = False
+
+    def __init__(self, runner, dataloader, max_iters, val_begin=1, val_interval=1000):
+        super().__init__(runner, dataloader, val_begin, val_interval)
+        if max_iters <= 0:
+            raise ValueError(f'max_iters must be positive, got {max_iters}')
+        self.max_iters = int(max_iters)
+        self.max_epochs = None
+
+    def _batches(self):
+        """Endless batches, starting where ``runner.iter`` says training stopped."""
+        runner = self.runner
+        runner.epoch, skip = divmod(runner.iter, self.iters_per_epoch)
+        while True:
+            set_loader_epoch(self.dataloader, runner.epoch)
+            for batch_idx, data_batch in enumerate(self.dataloader):
+                if batch_idx >= self.iters_per_epoch:
+                    break
+                if batch_idx >= skip:
+                    yield batch_idx, data_batch
+            skip = 0
+            runner.epoch += 1
+
+    def run(self):
+        runner = self.runner
+        runner.call_hook('before_train')
+        runner.call_hook('before_train_epoch')
+        batches = self._batches()
+        while runner.iter < self.max_iters:
+            batch_idx, data_batch = next(batches)
+            self.run_iter(batch_idx, data_batch)
+            it = runner.iter
+            if it >= self.val_begin and (it % self.val_interval == 0 or it == self.max_iters):
+                self.validate()
+        batches.close()
+        runner.call_hook('after_train_epoch')
+        runner.call_hook('after_train')
+
+
+def mpi_duplicate_positions(total_len, batch_size, world_size_, rank_, drop_last=False):
+    """Positions (in this rank's order) of samples that a lower rank also gets.
+
+    Jittor's ``Dataset`` shards each global batch over the MPI ranks. When the
+    last batch has fewer samples than there are ranks' shares, it *shifts* the
+    share of the higher ranks back so that every rank gets the same count, and
+    some samples are processed twice. Counting them twice would bias the
+    metric, so the evaluation loops drop the copies. This mirrors the sharding
+    rule of ``jittor.dataset.Dataset._get_index_list`` (Jittor 1.3).
+    """
+    full_batches, last = divmod(total_len, batch_size)
+    if drop_last or last == 0:
+        return set()
+    share = (batch_size - 1) // world_size_ + 1
+    first_last_pos = full_batches * len(range(batch_size)[share * rank_:share * (rank_ + 1)])
+    last_share = (last - 1) // world_size_ + 1
+
+    def span(r):
+        lo = last_share * r
+        hi = lo + last_share
+        if hi > last:
+            hi, lo = last, last - last_share
+        return lo, hi
+
+    lo, hi = span(rank_)
+    lower = [span(r) for r in range(rank_)]
+    return {first_last_pos + k for k, sample in enumerate(range(lo, hi))
+            if any(a <= sample < b for a, b in lower)}
+
+
+def _duplicates_of(loader):
+    if not jt.in_mpi or getattr(loader, 'total_len', None) is None:
+        return set()
+    return mpi_duplicate_positions(loader.total_len, loader.batch_size, world_size(), rank(),
+                                   bool(getattr(loader, 'drop_last', False)))
+
+
+def _select_samples(data_batch, keep):
+    """The samples ``keep`` (indices) of a batch, for the metric."""
+    selected = dict(data_batch)
+    for key, value in data_batch.items():
+        if isinstance(value, jt.Var):
+            selected[key] = value.numpy()[keep]
+        elif isinstance(value, (list, tuple)):
+            selected[key] = [value[i] for i in keep]
+    return selected
+
+
+class _EvalLoop:
+    """Shared body of validation and testing: predict every batch, feed the metric."""
+
+    mode = None  # 'val' | 'test'
+
+    def __init__(self, runner, dataloader, evaluator=None):
+        self.runner = runner
+        self.dataloader = dataloader
+        self.evaluator = evaluator
+
+    def run(self):
+        runner, mode = self.runner, self.mode
+        runner.call_hook(f'before_{mode}_epoch')
+        if self.evaluator is not None:
+            self.evaluator.reset()
+        duplicates = _duplicates_of(self.dataloader)
+        progress = ProgressBar(len(self.dataloader), enabled=is_main_process())
+        was_training = runner.model.is_training()
+        runner.model.eval()
+        position = 0
+        with jt.no_grad():
+            for batch_idx, data_batch in enumerate(self.dataloader):
+                runner.call_hook(f'before_{mode}_iter', batch_idx=batch_idx, data_batch=data_batch)
+                preds = runner.predict_step(data_batch)
+                keep = [i for i in range(len(preds)) if position + i not in duplicates]
+                position += len(preds)
+                if len(keep) < len(preds):
+                    data_batch = _select_samples(data_batch, keep)
+                    preds = [preds[i] for i in keep]
+                if self.evaluator is not None and preds:
+                    self.evaluator.process(preds, data_batch)
+                runner.call_hook(f'after_{mode}_iter', batch_idx=batch_idx, data_batch=data_batch,
+                                 outputs=preds)
+                progress.update()
+        if was_training:
+            runner.model.train()
+        metrics = self.evaluator.evaluate() if self.evaluator is not None else {}
+        runner.call_hook(f'after_{mode}_epoch', metrics=metrics)
+        jt.gc()
+        return metrics
+
+
+@LOOPS.register_module()
+class ValLoop(_EvalLoop):
+    """One pass over the validation data; the metric is summed over all MPI ranks."""
+
+    mode = 'val'
+
+
+@LOOPS.register_module()
+class TestLoop(_EvalLoop):
+    """One pass over the test data; without an evaluator (``--format-only``) it only predicts."""
+
+    mode = 'test'

@@ -1,0 +1,496 @@
+"""The Runner: builds a training/evaluation run from a config and drives its loops.
+
+``Runner.from_cfg(cfg)`` reads the top-level config keys (``model``,
+``*_dataloader``, ``*_evaluator``, ``optim_wrapper``, ``param_scheduler``,
+``train_loop``/``val_loop``/``test_loop``, ``default_hooks``, ``custom_hooks``,
+``work_dir``, ``load_from``, ``resume``, ``seed``, ``amp``, ``log_level``).
+Parts are built when first needed, so ``runner.test()`` never builds the
+training data or the optimizer.
+
+The loops act (forward, loss, backward, step, validation); hooks observe the
+points of the run and do scheduling, timing, logging, checkpointing and EMA.
+"""
+import contextlib
+import os
+import random
+import time
+
+import jittor as jt
+import numpy as np
+
+from ..registry import HOOKS, LOOPS, METRICS, SEGMENTORS
+from ..utils.dist import is_main_process, rank, world_size
+from ..utils.logger import setup_logger
+from ..utils.misc import broadcast_from_main
+from ..version import __version__
+from .hooks.hook import Hook, get_priority
+from .optim.amp import DynamicLossScaler
+from .optim.builder import build_optimizer, load_optimizer_state_dict, optimizer_state_dict
+from .optim.schedulers import build_scheduler
+
+LAST_CHECKPOINT_FILE = 'last_checkpoint'
+_RUNTIME_KEYS = ('model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+                 'val_evaluator', 'test_evaluator', 'optim_wrapper', 'param_scheduler', 'train_loop',
+                 'val_loop', 'test_loop', 'default_hooks', 'custom_hooks', 'load_from', 'resume', 'seed',
+                 'amp', 'log_level')
+
+
+def parse_losses(losses):
+    """Sum every entry whose name contains 'loss'; return ``(total, log_vars)``.
+
+    ``log_vars`` holds every entry (losses and metrics such as ``acc_seg``) plus
+    the total as ``'loss'``. An entry may be a ``jt.Var`` or a list of them.
+    """
+    if not isinstance(losses, dict) or not losses:
+        raise TypeError(f'model(batch, mode="loss") must return a non-empty dict of named jt.Var, got {losses!r}')
+    log_vars = {}
+    for name, value in losses.items():
+        if isinstance(value, jt.Var):
+            log_vars[name] = value.mean()
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, jt.Var) for v in value):
+            log_vars[name] = sum(v.mean() for v in value)
+        else:
+            raise TypeError(f'loss entry {name!r} must be a jt.Var or a list of jt.Var, got {type(value).__name__}')
+    loss_names = [name for name in log_vars if 'loss' in name]
+    if not loss_names:
+        raise KeyError(f'the model returned no entry with "loss" in its name: {sorted(log_vars)}')
+    total = sum(log_vars[name] for name in loss_names)
+    log_vars['loss'] = total
+    return total, log_vars
+
+
+def dataset_meta(loader):
+    """``dict(classes, palette)`` of the dataset behind a data loader ({} if it has none)."""
+    for source in (loader, getattr(loader, 'dataset', None)):
+        if source is None:
+            continue
+        meta = getattr(source, 'metainfo', None)
+        if isinstance(meta, dict) and meta.get('classes'):
+            return dict(classes=list(meta['classes']), palette=meta.get('palette'))
+        classes = getattr(source, 'CLASSES', None)
+        if classes:
+            return dict(classes=list(classes), palette=getattr(source, 'PALETTE', None))
+    return {}
+
+
+def _to_plain(value):
+    """Config containers -> plain dicts/lists (checkpoints hold plain Python and numpy only)."""
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_to_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+class Runner:
+    def __init__(self, model, work_dir, train_dataloader=None, val_dataloader=None, test_dataloader=None,
+                 val_evaluator=None, test_evaluator=None, optim_wrapper=None, param_scheduler=None,
+                 train_loop=None, val_loop=None, test_loop=None, default_hooks=None, custom_hooks=None,
+                 load_from=None, resume=False, seed=None, amp=False, log_level='INFO', cfg=None,
+                 allow_existing_work_dir=False):
+        if not work_dir:
+            raise ValueError('a work_dir is needed (set work_dir in the config or pass --work-dir)')
+        self.work_dir = os.path.abspath(work_dir)
+        self.cfg = cfg
+        self.timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+        if is_main_process():
+            os.makedirs(self.work_dir, exist_ok=True)
+        self.logger = setup_logger(os.path.join(self.work_dir, f'{self.timestamp}.log'), log_level)
+        self.seed = self._set_seed(seed)
+
+        self.epoch = 0
+        self.iter = 0
+        self._load_from = load_from
+        self._resume = resume
+        self._allow_existing_work_dir = allow_existing_work_dir
+        self._configs = dict(train_dataloader=train_dataloader, val_dataloader=val_dataloader,
+                             test_dataloader=test_dataloader, val_evaluator=val_evaluator,
+                             test_evaluator=test_evaluator, optim_wrapper=optim_wrapper,
+                             param_scheduler=param_scheduler, train_loop=train_loop,
+                             val_loop=val_loop, test_loop=test_loop)
+        self._built = {}
+
+        self.model = SEGMENTORS.build(model) if isinstance(model, dict) else model
+        self.optimizer = None
+        self.scheduler = None
+        self.clip_grad = None
+        self.amp_level, self.loss_scaler = self._setup_amp(amp)
+
+        self._hooks = []
+        for hook_cfg in (default_hooks or {}).values():
+            if hook_cfg is not None:
+                self.register_hook(hook_cfg)
+        for hook_cfg in custom_hooks or []:
+            self.register_hook(hook_cfg)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_cfg(cls, cfg):
+        """Build a runner from a :class:`~dformer_seg.config.Config` (or a dict with the same keys)."""
+        if cfg.get('model') is None:
+            raise KeyError('the config has no "model"')
+        kwargs = {key: _to_plain(cfg[key]) for key in _RUNTIME_KEYS if key in cfg}
+        return cls(cfg=cfg, allow_existing_work_dir=bool(cfg.get('allow_existing_work_dir', False)), **kwargs)
+
+    def _set_seed(self, seed):
+        if seed is None:
+            # Every process must agree: the data loaders derive their shuffle order from it.
+            seed = int(broadcast_from_main(np.array([random.SystemRandom().randrange(2 ** 31)]))[0])
+        seed = int(seed)
+        jt.set_global_seed(seed)  # adds a rank-dependent offset for MPI processes
+        return seed
+
+    def _setup_amp(self, amp):
+        if not amp:
+            return None, None
+        options = dict(amp) if isinstance(amp, dict) else {}
+        if not jt.flags.use_cuda:
+            raise RuntimeError('mixed precision (amp) needs CUDA, but this run uses the CPU: Jittor has no fast '
+                               'float16 kernels on the CPU. Set amp=False (or --cfg-options amp=False), or run '
+                               'with --device cuda on a machine with a GPU.')
+        level = int(options.pop('level', 5))
+        return level, DynamicLossScaler(**options)
+
+    def _build_dataloader(self, cfg):
+        if not isinstance(cfg, dict):
+            return cfg  # already a loader
+        from ..datasets.builder import build_dataloader
+        return build_dataloader(cfg, seed=self.seed)
+
+    def _built_part(self, name, factory):
+        if name not in self._built:
+            self._built[name] = factory()
+        return self._built[name]
+
+    @property
+    def train_dataloader(self):
+        return self._built_part('train_dataloader', lambda: self._require_loader('train_dataloader'))
+
+    def _require_loader(self, name):
+        if self._configs[name] is None:
+            raise KeyError(f'the config has no {name}')
+        return self._build_dataloader(self._configs[name])
+
+    @property
+    def train_loop(self):
+        def build():
+            cfg = self._configs['train_loop']
+            if cfg is None:
+                raise KeyError('the config has no train_loop (e.g. dict(type="EpochBasedTrainLoop", max_epochs=..))')
+            return LOOPS.build(cfg, runner=self, dataloader=self.train_dataloader)
+        return self._built_part('train_loop', build)
+
+    def _build_evaluator(self, name, loader):
+        cfg = self._configs[name]
+        if cfg is None or not isinstance(cfg, dict):
+            return cfg
+        meta = dataset_meta(loader)
+        defaults = {}
+        if meta.get('classes') and 'class_names' not in cfg:
+            defaults['class_names'] = meta['classes']
+        return METRICS.build(cfg, **defaults)
+
+    def _eval_loop(self, kind):
+        loader_cfg = self._configs[f'{kind}_dataloader']
+        if loader_cfg is None:
+            return None
+        loader = self._build_dataloader(loader_cfg)
+        evaluator = self._build_evaluator(f'{kind}_evaluator', loader)
+        loop_cfg = self._configs[f'{kind}_loop'] or dict(type='ValLoop' if kind == 'val' else 'TestLoop')
+        return LOOPS.build(loop_cfg, runner=self, dataloader=loader, evaluator=evaluator)
+
+    @property
+    def val_loop(self):
+        """The validation loop, or None when the config has no val_dataloader."""
+        return self._built_part('val_loop', lambda: self._eval_loop('val'))
+
+    @property
+    def test_loop(self):
+        def build():
+            loop = self._eval_loop('test')
+            if loop is None:
+                raise KeyError('the config has no test_dataloader')
+            return loop
+        return self._built_part('test_loop', build)
+
+    @property
+    def max_iters(self):
+        return self.train_loop.max_iters
+
+    @property
+    def max_epochs(self):
+        return self.train_loop.max_epochs
+
+    @property
+    def by_epoch(self):
+        """Whether training counts in epochs (False outside training, e.g. in a test run)."""
+        loop = self._built.get('train_loop')
+        return bool(loop is not None and loop.by_epoch)
+
+    @property
+    def dataset_meta(self):
+        for name in ('train_dataloader', 'val_loop', 'test_loop'):
+            part = self._built.get(name)
+            loader = getattr(part, 'dataloader', part)
+            if part is not None and dataset_meta(loader):
+                return dataset_meta(loader)
+        return {}
+
+    def _build_optimization(self):
+        if self.optimizer is not None:
+            return
+        optim_cfg = self._configs['optim_wrapper']
+        if optim_cfg is None:
+            raise KeyError('the config has no optim_wrapper (e.g. dict(optimizer=dict(type="AdamW", lr=6e-5)))')
+        unknown = set(optim_cfg) - {'optimizer', 'paramwise_cfg', 'clip_grad'}
+        if unknown:
+            raise KeyError(f'unknown optim_wrapper keys {sorted(unknown)}; known: optimizer, paramwise_cfg, clip_grad')
+        self.model.train()
+        self.optimizer = build_optimizer(self.model, optim_cfg)
+        self.clip_grad = optim_cfg.get('clip_grad')
+        if self.clip_grad is not None and 'max_norm' not in self.clip_grad:
+            raise KeyError(f'optim_wrapper.clip_grad needs max_norm, got {self.clip_grad}')
+        loop = self.train_loop
+        self.scheduler = build_scheduler(self._configs['param_scheduler'], max_iters=loop.max_iters,
+                                         iters_per_epoch=loop.iters_per_epoch if loop.by_epoch else None)
+
+    # ------------------------------------------------------------------ hooks
+    def register_hook(self, hook, priority=None):
+        """Add a hook (an instance or a config dict); ties in priority keep registration order."""
+        if isinstance(hook, dict):
+            hook = dict(hook)
+            priority = hook.pop('priority', priority)
+            hook = HOOKS.build(hook)
+        if not isinstance(hook, Hook):
+            raise TypeError(f'hooks must derive from dformer_seg.engine.Hook, got {type(hook).__name__}')
+        hook.priority = get_priority(priority if priority is not None else hook.priority)
+        position = len(self._hooks)
+        while position > 0 and self._hooks[position - 1].priority > hook.priority:
+            position -= 1
+        self._hooks.insert(position, hook)
+        return hook
+
+    @property
+    def hooks(self):
+        return list(self._hooks)
+
+    def get_hook(self, hook_type):
+        """The first registered hook of a class (or class name), or None."""
+        for hook in self._hooks:
+            if type(hook).__name__ == hook_type or (isinstance(hook_type, type) and isinstance(hook, hook_type)):
+                return hook
+        return None
+
+    def call_hook(self, point, **kwargs):
+        for hook in self._hooks:
+            getattr(hook, point)(self, **kwargs)
+
+    def hook_order(self):
+        rows = [f'{hook.priority:>4}  {type(hook).__name__}' for hook in self._hooks]
+        return 'hooks (run in this order):\n' + '\n'.join(rows)
+
+    # ------------------------------------------------------------------ steps
+    def current_lr(self):
+        return [group['lr'] for group in self.optimizer.param_groups]
+
+    def _amp_scope(self):
+        if self.amp_level is None:
+            return contextlib.nullcontext()
+        return jt.flag_scope(auto_mixed_precision_level=self.amp_level)
+
+    def _model_inputs(self, data_batch):
+        if self.amp_level is None:
+            return data_batch
+        return {k: (v.float16() if isinstance(v, jt.Var) and k in ('img', 'depth') else v)
+                for k, v in data_batch.items()}
+
+    def train_step(self, data_batch):
+        """Forward, loss, backward and update for one batch; returns the logged values as floats."""
+        with self._amp_scope():
+            losses = self.model(self._model_inputs(data_batch), mode='loss')
+            loss, log_vars = parse_losses(losses)
+        if self.loss_scaler is None and self.clip_grad is None:
+            self.optimizer.step(loss)
+        else:
+            self._step_with_scaling_or_clipping(loss)
+        return self._fetch_log_vars(log_vars)
+
+    def _step_with_scaling_or_clipping(self, loss):
+        scaler = self.loss_scaler
+        self.optimizer.backward(loss * scaler.scale if scaler else loss)
+        finite = scaler.unscale_and_check(self.optimizer) if scaler else True
+        if finite:
+            if self.clip_grad is not None:
+                self.optimizer.clip_grad_norm(**self.clip_grad)
+            self.optimizer.step()
+        else:
+            self.logger.warning(f'iteration {self.iter + 1}: fp16 gradients overflowed; step skipped, '
+                                f'loss scale lowered to {scaler.scale * scaler.backoff_factor:g}')
+            self.optimizer.zero_grad()
+            self.optimizer.n_step -= 1  # the skipped step must not advance Adam's bias correction
+        if scaler:
+            scaler.update(finite)
+
+    def _fetch_log_vars(self, log_vars):
+        names = list(log_vars)
+        values = jt.concat([log_vars[name].float32().reshape(1) for name in names])
+        if jt.in_mpi:
+            values = values.mpi_all_reduce('mean')
+        jt.sync_all()  # one sync per step: pending parameter updates and the logged values
+        return dict(zip(names, (float(v) for v in values.numpy())))
+
+    def predict_step(self, data_batch):
+        with self._amp_scope():
+            return self.model(self._model_inputs(data_batch), mode='predict')
+
+    # ------------------------------------------------------------------ run
+    def train(self):
+        self._check_work_dir()
+        self._build_optimization()
+        self._dump_config()
+        self._load_or_resume()
+        if jt.in_mpi:
+            self.model.mpi_param_broadcast(0)  # identical starting weights on every process
+        self.logger.info(self._environment())
+        self.logger.info(self.hook_order())
+        self.call_hook('before_run')
+        self.train_loop.run()
+        self.call_hook('after_run')
+        return self.model
+
+    def val(self):
+        loop = self.val_loop
+        if loop is None:
+            raise KeyError('the config has no val_dataloader')
+        return loop.run()
+
+    def test(self):
+        self.logger.info(self.hook_order())
+        self.call_hook('before_run')
+        metrics = self.test_loop.run()
+        self.call_hook('after_run')
+        return metrics
+
+    def _environment(self):
+        return (f'dformer_seg {__version__}, jittor {jt.__version__}, device '
+                f'{"cuda" if jt.flags.use_cuda else "cpu"}, {world_size()} process(es), seed {self.seed}, '
+                f'amp {"level " + str(self.amp_level) if self.amp_level is not None else "off"}, '
+                f'work_dir {self.work_dir}')
+
+    def _check_work_dir(self):
+        last = os.path.join(self.work_dir, LAST_CHECKPOINT_FILE)
+        if os.path.exists(last) and not self._resume and not self._allow_existing_work_dir:
+            raise FileExistsError(
+                f'{self.work_dir} already holds the checkpoints of another run ({last}). Pass --resume to '
+                f'continue that run, choose another --work-dir, or set allow_existing_work_dir=True to '
+                f'write over its checkpoints.')
+
+    def _dump_config(self):
+        if self.cfg is None or not is_main_process() or not hasattr(self.cfg, 'dump'):
+            return
+        filename = getattr(self.cfg, 'filename', None)
+        stem = os.path.splitext(os.path.basename(filename))[0] if filename else 'config'
+        self.cfg.dump(os.path.join(self.work_dir, f'{stem}.py'))
+
+    def _config_text(self):
+        if self.cfg is None:
+            return ''
+        return getattr(self.cfg, 'pretty_text', '') or ''
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, filename):
+        """Write ``work_dir/filename`` (rank 0 only) and point ``last_checkpoint`` at it."""
+        from ..utils.checkpoint import save_checkpoint
+        if not is_main_process():
+            return None
+        meta = dict(epoch=self.epoch, iter=self.iter, seed=self.seed, world_size=world_size(),
+                    config=self._config_text(), dformer_seg_version=__version__, jittor_version=jt.__version__,
+                    time=time.strftime('%Y-%m-%d %H:%M:%S'))
+        if self._built.get('train_loop') is not None:
+            meta.update(max_iters=self.max_iters, iters_per_epoch=self.train_loop.iters_per_epoch)
+        meta_info = self.dataset_meta
+        meta.update(CLASSES=meta_info.get('classes'), PALETTE=_to_plain(meta_info.get('palette')))
+        checkpoint = dict(meta=meta, optimizer=optimizer_state_dict(self.optimizer) if self.optimizer else None,
+                          hook_states={}, loss_scaler=self.loss_scaler.state_dict() if self.loss_scaler else None)
+        for hook in self._hooks:
+            if hasattr(hook, 'state_dict'):
+                checkpoint['hook_states'][type(hook).__name__] = hook.state_dict()
+        self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+        path = os.path.join(self.work_dir, filename)
+        state_dict = self.model.state_dict()
+        save_checkpoint(path, state_dict, meta=checkpoint.pop('meta'), **checkpoint)
+        _write_text_atomic(os.path.join(self.work_dir, LAST_CHECKPOINT_FILE), path)
+        self.logger.info(f'saved checkpoint {path}')
+        return path
+
+    def latest_checkpoint(self):
+        """The path ``work_dir/last_checkpoint`` names, or None."""
+        last = os.path.join(self.work_dir, LAST_CHECKPOINT_FILE)
+        if not os.path.isfile(last):
+            return None
+        with open(last) as f:
+            path = f.read().strip()
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'{last} names {path}, which does not exist')
+        return path
+
+    def _load_or_resume(self):
+        if self._resume:
+            path = self._resume if isinstance(self._resume, str) else self.latest_checkpoint()
+            if path is None:
+                self.logger.warning(f'resume requested but {self.work_dir} has no {LAST_CHECKPOINT_FILE}; '
+                                    f'training from the start')
+            else:
+                self.resume(path)
+                return
+        if self._load_from:
+            self.load_checkpoint(self._load_from)
+
+    def load_checkpoint(self, path, strict=False):
+        """Load model weights only (``load_from``); reports keys that do not match."""
+        from ..utils.checkpoint import load_state_dict, read_checkpoint
+        checkpoint = read_checkpoint(path)
+        load_state_dict(self.model, checkpoint['state_dict'], strict=strict, logger=self.logger)
+        self.logger.info(f'loaded weights from {path}')
+        return checkpoint
+
+    def resume(self, path):
+        """Continue a run: weights, optimizer state, counters and hook states."""
+        from ..utils.checkpoint import load_state_dict, read_checkpoint
+        self._build_optimization()
+        checkpoint = read_checkpoint(path)
+        meta = checkpoint['meta']
+        for key in ('epoch', 'iter'):
+            if key not in meta:
+                raise KeyError(f'{path} cannot be resumed: its meta has no {key!r} (use --load-from for weights)')
+        if checkpoint.get('optimizer') is None:
+            raise KeyError(f'{path} has no optimizer state; use --load-from to start from its weights')
+        saved_ipe = meta.get('iters_per_epoch')
+        if saved_ipe is not None and self.train_loop.by_epoch and saved_ipe != self.train_loop.iters_per_epoch:
+            raise ValueError(f'{path} was written with {saved_ipe} iterations per epoch, this run has '
+                             f'{self.train_loop.iters_per_epoch} (different data, batch size or process count); '
+                             f'resuming would not continue the same schedule')
+        load_state_dict(self.model, checkpoint['state_dict'], strict=True, logger=self.logger)
+        load_optimizer_state_dict(self.optimizer, checkpoint['optimizer'])
+        if self.loss_scaler is not None and checkpoint.get('loss_scaler'):
+            self.loss_scaler.load_state_dict(checkpoint['loss_scaler'])
+        self.epoch, self.iter = int(meta['epoch']), int(meta['iter'])
+        hook_states = checkpoint.get('hook_states') or {}
+        for hook in self._hooks:
+            state = hook_states.get(type(hook).__name__)
+            if state is not None and hasattr(hook, 'load_state_dict'):
+                hook.load_state_dict(state)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        self.logger.info(f'resumed from {path}: epoch {self.epoch}, iteration {self.iter}')
+        return checkpoint
+
+
+def _write_text_atomic(path, text):
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
