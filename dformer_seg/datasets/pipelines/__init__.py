@@ -1,0 +1,13 @@
+"""Registered data transforms (PIPELINES), composed from config lists."""
+from .compose import BaseTransform, Compose
+from .formatting import DEFAULT_META_KEYS, PackSegInputs
+from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize
+from .loading import LoadAnnotations, LoadDepthFromFile, LoadImageFromFile
+from .photometric import Normalize, PhotoMetricDistortion, normalize_array
+from .rng import current_rng, sample_rng, using_rng
+
+__all__ = [
+    'BaseTransform', 'Compose', 'DEFAULT_META_KEYS', 'PackSegInputs', 'Pad', 'RandomCrop', 'RandomFlip',
+    'RandomResize', 'Resize', 'LoadAnnotations', 'LoadDepthFromFile', 'LoadImageFromFile', 'Normalize',
+    'PhotoMetricDistortion', 'normalize_array', 'current_rng', 'sample_rng', 'using_rng',
+]
