@@ -17,7 +17,7 @@ from ..utils import dist
 from .collate import collate_samples
 from .errors import DataError
 from .pipelines.rng import sample_rng, using_rng
-from .sampler import epoch_order, num_batches, shard_indices
+from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 
 _ERROR_KEY = '__data_error__'
 DEFAULT_BUFFER_SIZE = 512 * 1024 * 1024  # Jittor's default ring buffer per worker (shared memory)
@@ -93,6 +93,15 @@ class RGBDDataLoader(JittorDataset):
         """The sample indices this process loads in ``epoch``, in order."""
         order = epoch_order(self.total_len, self.shuffle, self.seed, epoch)
         return shard_indices(order, self.batch_size, self.rank, self.world_size, self.drop_last)
+
+    def duplicate_positions(self):
+        """Positions (0-based, in this process's sample order) of samples repeated only to
+        give every process the same number of batches; evaluation skips them."""
+        return padding_positions(self.total_len, self.rank, self.world_size, self.drop_last)
+
+    @property
+    def metainfo(self):
+        return self.source.metainfo
 
     def __len__(self):
         """Batches per epoch on this process."""

@@ -41,3 +41,13 @@ def num_batches(num_indices, batch_size, drop_last):
     if drop_last:
         return num_indices // batch_size
     return -(-num_indices // batch_size)
+
+
+def padding_positions(num_samples, rank, world_size, drop_last):
+    """Positions, in process ``rank``'s order, of the repeated samples that
+    ``shard_indices`` added (``drop_last=False``); an evaluator skips them so that
+    every sample counts once over all processes."""
+    if drop_last or num_samples % world_size == 0:
+        return set()
+    per_process = -(-num_samples // world_size)
+    return {k for k in range(per_process) if rank + k * world_size >= num_samples}
