@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the whole test suite; arguments, if any, replace the default `tests` target of pytest.
+set -e
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$REPO/tools/setup_env.sh"
+cd "$REPO"
+# The first run compiles Jittor's core and kernels (minutes); later runs use ~/.cache/jittor.
+python -c "import dformer_seg, jittor"
+set +e
+if [ "$#" -eq 0 ]; then set -- tests; fi
+python -m pytest -q "$@"
+status=$?
+set -e
+if [ "$status" = "5" ]; then
+    echo "no tests were collected" >&2
+    exit 1
+fi
+exit $status
