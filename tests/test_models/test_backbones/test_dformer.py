@@ -1,0 +1,189 @@
+"""DFormer (v1) backbone: checkpoint key names, parity with the official PyTorch outputs, behaviour."""
+import os
+
+import jittor as jt
+import numpy as np
+import pytest
+
+from dformer_seg.models.backbones.dformer import DFormer
+from dformer_seg.registry import BACKBONES
+from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
+
+KEYS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'checkpoint-keys')
+PARITY_SIZES = ('96x128', '75x103')
+# Acceptance bar: max abs error relative to the reference feature's value range.
+RELATIVE_TOLERANCE = 1e-5
+# A small variant for behaviour tests: every stage but the first has window attention.
+TOY_SETTINGS = dict(dims=(8, 16, 32, 64), depths=(1, 1, 1, 1), mlp_ratios=(2, 2, 2, 2),
+                    num_heads=(1, 1, 2, 2), windows=(0, 7, 7, 7))
+
+
+def official_backbone_keys(variant):
+    """name -> shape of the ``backbone.*`` rows of an official checkpoint, prefix stripped."""
+    keys = {}
+    with open(os.path.join(KEYS_DIR, f'DFormer-{variant}.tsv')) as f:
+        next(f)
+        for line in f:
+            key, shape, _ = line.rstrip('\n').split('\t')
+            if key.startswith('backbone.') and not key.endswith('num_batches_tracked'):
+                keys[key[len('backbone.'):]] = tuple(int(s) for s in shape.split(',')) if shape else ()
+    return keys
+
+
+def backbone_weights(state_dict):
+    return {k[len('backbone.'):]: v for k, v in state_dict.items()
+            if k.startswith('backbone.') and not k.endswith('num_batches_tracked')}
+
+
+def load_exactly(model, weights):
+    """Load name -> array into ``model`` after checking that names and shapes match one to one."""
+    model_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(model_shapes) - set(weights))
+    unexpected = sorted(set(weights) - set(model_shapes))
+    mismatched = [k for k in weights if k in model_shapes and model_shapes[k] != tuple(weights[k].shape)]
+    assert not missing and not unexpected and not mismatched, (missing[:5], unexpected[:5], mismatched[:5])
+    model.load_parameters(weights)
+    loaded = model.state_dict()
+    for key, value in weights.items():
+        np.testing.assert_array_equal(loaded[key].numpy(), value, err_msg=key)
+
+
+def assert_features_match(outs, expected, size):
+    assert len(outs) == 4
+    for i, out in enumerate(outs):
+        reference = expected[f'feat{i}_{size}']
+        out = out.numpy()
+        assert out.shape == reference.shape, (i, out.shape, reference.shape)
+        relative = np.abs(out - reference).max() / (reference.max() - reference.min())
+        assert relative < RELATIVE_TOLERANCE, f'feat{i} at {size}: relative error {relative:.3g}'
+
+
+@pytest.mark.parametrize('arch,variant', [('tiny', 'Tiny'), ('small', 'Small'), ('base', 'Base'),
+                                          ('large', 'Large')])
+def test_state_dict_matches_official_checkpoint(arch, variant):
+    model = DFormer(arch=arch)
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert ours == official_backbone_keys(variant)
+
+
+def test_mini_fixture_parity():
+    path = fixture_dir('dformer_v1_mini')
+    model = DFormer(**load_config(path)['backbone']['args'])
+    load_exactly(model, backbone_weights(generate_weights(path)))
+    model.eval()
+    inputs, expected = load_npz(path, 'inputs.npz'), load_npz(path, 'expected.npz')
+    for size in PARITY_SIZES:
+        with jt.no_grad():
+            outs = model(jt.array(inputs[f'rgb_{size}']), jt.array(inputs[f'depth_{size}']))
+        assert_features_match(outs, expected, size)
+
+
+def test_tiny_full_fixture_parity():
+    """The real DFormer-Tiny (NYUDepthv2) weights; needs shared/ and the torch-free .pth reader."""
+    path = fixture_dir('dformer_tiny_full')
+    checkpoint = pytest.importorskip('dformer_seg.utils.checkpoint',
+                                     reason='the .pth reader dformer_seg.utils.checkpoint is not there yet')
+    state_dict = checkpoint.read_checkpoint(os.path.join(path, 'weights.pth'))['state_dict']
+    model = DFormer(arch='tiny')
+    load_exactly(model, backbone_weights(state_dict))
+    model.eval()
+    inputs, expected = load_npz(path, 'inputs.npz'), load_npz(path, 'expected.npz')
+    with jt.no_grad():
+        outs = model(jt.array(inputs['rgb_96x128']), jt.array(inputs['depth_96x128']))
+    assert_features_match(outs, expected, '96x128')
+
+
+def _with_active_branches(model):
+    """Raise the layer scales from 1e-6 so that the residual branches (and drop path) matter."""
+    for name, var in model.state_dict().items():
+        if 'layer_scale' in name:
+            var.update(jt.full(var.shape, 0.5))
+    return model
+
+
+def test_odd_input_shapes_and_depth_channels():
+    model = _with_active_branches(DFormer(**TOY_SETTINGS))
+    model.eval()
+    rng = np.random.default_rng(0)
+    img = jt.array(rng.standard_normal((1, 3, 37, 53)).astype(np.float32))
+    depth = rng.standard_normal((1, 3, 37, 53)).astype(np.float32)
+    with jt.no_grad():
+        outs = [o.numpy() for o in model(img, jt.array(depth))]
+        # Only depth channel 0 is used: other channels change nothing, channel 0 does.
+        single = [o.numpy() for o in model(img, jt.array(depth[:, :1]))]
+        shifted = depth.copy()
+        shifted[:, 0] += 1.0
+        moved = [o.numpy() for o in model(img, jt.array(shifted))]
+    # Stride-2 convs with padding 1 round up: 37x53 -> 19x27 -> 10x14 -> 5x7 -> 3x4.
+    assert [o.shape for o in outs] == [(1, 8, 10, 14), (1, 16, 5, 7), (1, 32, 3, 4), (1, 64, 2, 2)]
+    for a, b in zip(outs, single):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(moved[3] - outs[3]).max() > 1e-3
+
+    subset = DFormer(**TOY_SETTINGS, out_indices=(1, 3))
+    subset.load_parameters({k: v.numpy() for k, v in model.state_dict().items()})
+    subset.eval()
+    with jt.no_grad():
+        picked = [o.numpy() for o in subset(img, jt.array(depth))]
+    assert len(picked) == 2
+    np.testing.assert_array_equal(picked[0], outs[1])
+    np.testing.assert_array_equal(picked[1], outs[3])
+
+
+def _toy_pair(seed=1):
+    rng = np.random.default_rng(seed)
+    img = jt.array(rng.standard_normal((2, 3, 40, 56)).astype(np.float32))
+    depth = jt.array(rng.standard_normal((2, 1, 40, 56)).astype(np.float32))
+    return img, depth
+
+
+def test_drop_path_training_and_eval():
+    img, depth = _toy_pair()
+    model = _with_active_branches(DFormer(**TOY_SETTINGS, drop_path_rate=0.5))
+    model.train()
+    first = model(img, depth)[3].numpy()
+    second = model(img, depth)[3].numpy()
+    assert np.abs(first - second).max() > 1e-4, 'drop path did not change the training forward pass'
+    model.eval()
+    with jt.no_grad():
+        np.testing.assert_array_equal(model(img, depth)[3].numpy(), model(img, depth)[3].numpy())
+
+    no_drop = _with_active_branches(DFormer(**TOY_SETTINGS, drop_path_rate=0.0))
+    no_drop.train()
+    np.testing.assert_array_equal(no_drop(img, depth)[3].numpy(), no_drop(img, depth)[3].numpy())
+
+
+def test_backward_reaches_every_parameter():
+    img, depth = _toy_pair()
+    model = _with_active_branches(DFormer(**TOY_SETTINGS, drop_path_rate=0.0))
+    model.train()
+    loss = sum((out * out).mean() for out in model(img, depth))
+    named = model.state_dict()
+    trainable = {name: var for name, var in named.items() if var.requires_grad}
+    assert all('running_' in name for name in set(named) - set(trainable))
+    grads = jt.grad(loss, list(trainable.values()))
+    for name, grad in zip(trainable, grads):
+        grad = grad.numpy()
+        assert np.isfinite(grad).all(), name
+        assert np.abs(grad).max() > 0, f'no gradient for {name}'
+
+
+def test_registry_and_bad_arguments():
+    model = BACKBONES.build(dict(type='DFormer', arch='small', drop_path_rate=0.0))
+    assert model.dims == (64, 128, 256, 512) and model.depths == (2, 2, 4, 2)
+    with pytest.raises(KeyError, match='unknown DFormer arch'):
+        DFormer(arch='huge')
+    with pytest.raises(ValueError, match='needs'):
+        DFormer(dims=(8, 16, 32, 64))
+    with pytest.raises(ValueError, match='4 entries'):
+        DFormer(arch='tiny', depths=(1, 1, 1))
+    with pytest.raises(ValueError, match='out_indices'):
+        DFormer(arch='tiny', out_indices=(4,))
+    model = DFormer(**TOY_SETTINGS)
+    img = jt.zeros((1, 3, 32, 32))
+    with pytest.raises(ValueError, match='depth'):
+        model(img, None)
+    with pytest.raises(ValueError, match='differ'):
+        model(img, jt.zeros((1, 1, 16, 32)))
+    with pytest.raises(ValueError, match='img'):
+        model(jt.zeros((1, 4, 32, 32)), jt.zeros((1, 1, 32, 32)))
