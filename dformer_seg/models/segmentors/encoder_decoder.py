@@ -73,12 +73,16 @@ class RGBDEncoderDecoder(nn.Module):
         self.num_classes = self.decode_head.num_classes
         self.align_corners = bool(getattr(self.decode_head, 'align_corners', False))
         self.train_cfg = dict(train_cfg or {})
-        self.test_cfg = _check_test_cfg(test_cfg)
+        self.set_test_cfg(test_cfg)
         self.init_weights()
         if pretrained is not None:
             self.load_pretrained_backbone(pretrained)
         if init_cfg is not None:
             self._apply_init_cfg(init_cfg)
+
+    def set_test_cfg(self, test_cfg):
+        """Validate and install an inference setting (e.g. add ``aug`` for test-time augmentation)."""
+        self.test_cfg = _check_test_cfg(test_cfg)
 
     # ------------------------------------------------------------------ init
     def init_weights(self):
