@@ -1,0 +1,453 @@
+"""DFormerv2: the RGB-D backbone built on geometry self-attention.
+
+Port of the official ``dformerv2`` encoder (VCIP-RGBD/DFormer,
+``models/encoders/DFormerv2.py``). The RGB image goes through a convolutional
+stem and four stages of attention blocks; the depth map never gets its own
+stream. Instead every block turns the (resized) depth map into a *geometry
+prior*: an additive attention bias that decays with the spatial distance and
+the depth difference between two positions, plus a rotary position code.
+Stages 0-2 attend along rows and columns separately ("decomposed"), stage 3
+attends over all positions at once.
+
+Tensors inside the stages are channels-last ``(B, H, W, C)`` as in the
+reference; the outputs are NCHW. Attribute names follow the reference so
+that official checkpoints load unchanged (after stripping ``backbone.``).
+The order of floating-point operations follows the reference as well, so
+that float32 results agree with it to rounding.
+"""
+import numpy as np
+import jittor as jt
+from jittor import nn
+
+from ...registry import BACKBONES
+from ..utils import DropPath, build_norm_layer, resize
+
+NUM_STAGES = 4
+
+# Official variants (DFormerv2_S / _B / _L in the reference).
+ARCH_SETTINGS = {
+    'S': dict(embed_dims=[64, 128, 256, 512], depths=[3, 4, 18, 4], num_heads=[4, 4, 8, 16],
+              heads_ranges=[4, 4, 6, 6], layerscales=[False, False, False, False]),
+    'B': dict(embed_dims=[80, 160, 320, 512], depths=[4, 8, 25, 8], num_heads=[5, 5, 10, 16],
+              heads_ranges=[5, 5, 6, 6], layerscales=[False, False, True, True]),
+    'L': dict(embed_dims=[112, 224, 448, 640], depths=[4, 8, 25, 8], num_heads=[7, 7, 14, 20],
+              heads_ranges=[6, 6, 6, 6], layerscales=[False, False, True, True]),
+}
+# Per-stage settings shared by every official variant.
+COMMON_STAGE_DEFAULTS = dict(init_values=[2, 2, 2, 2], mlp_ratios=[4, 4, 3, 3],
+                             layerscales=[False, False, False, False])
+REQUIRED_WITHOUT_ARCH = ('embed_dims', 'depths', 'num_heads', 'heads_ranges')
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dimension, PyTorch semantics.
+
+    Jittor's own LayerNorm computes the variance as E[x^2] - E[x]^2, which
+    loses precision when the mean is large compared with the spread; here the
+    variance is taken around the mean, as PyTorch does.
+    """
+
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = jt.ones((dim,))
+        self.bias = jt.zeros((dim,))
+
+    def execute(self, x):
+        mean = x.mean(dim=-1, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(dim=-1, keepdims=True)
+        return centered / jt.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class ChannelsLastDWConv(nn.Module):
+    """Depth-wise conv applied to a (B, H, W, C) tensor (reference: DWConv2d)."""
+
+    def __init__(self, dim, kernel_size, padding):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size, stride=1, padding=padding, groups=dim)
+
+    def execute(self, x):
+        return self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class PatchEmbed(nn.Module):
+    """Stem: four 3x3 convs (two with stride 2) -> (B, H/4, W/4, C), channels last."""
+
+    def __init__(self, in_channels, embed_dim, norm_cfg):
+        super().__init__()
+        half = embed_dim // 2
+        self.proj = nn.Sequential(
+            nn.Conv2d(in_channels, half, 3, stride=2, padding=1), build_norm_layer(norm_cfg, half), nn.GELU(),
+            nn.Conv2d(half, half, 3, stride=1, padding=1), build_norm_layer(norm_cfg, half), nn.GELU(),
+            nn.Conv2d(half, embed_dim, 3, stride=2, padding=1), build_norm_layer(norm_cfg, embed_dim), nn.GELU(),
+            nn.Conv2d(embed_dim, embed_dim, 3, stride=1, padding=1), build_norm_layer(norm_cfg, embed_dim),
+        )
+
+    def execute(self, x):
+        return self.proj(x).permute(0, 2, 3, 1)
+
+
+class PatchMerging(nn.Module):
+    """Stride-2 3x3 conv + norm between stages, (B, H, W, C) -> (B, ceil(H/2), ceil(W/2), C')."""
+
+    def __init__(self, dim, out_dim, norm_cfg):
+        super().__init__()
+        self.reduction = nn.Conv2d(dim, out_dim, 3, stride=2, padding=1)
+        self.norm = build_norm_layer(norm_cfg, out_dim)
+
+    def execute(self, x):
+        x = self.norm(self.reduction(x.permute(0, 3, 1, 2)))
+        return x.permute(0, 2, 3, 1)
+
+
+def _torch_linspace_float32(start, end, steps):
+    """torch.linspace in float32: the first half counts up from start, the second half down from end."""
+    f32 = np.float32
+    if steps == 1:
+        return np.array([start], dtype=f32)
+    step = (f32(end) - f32(start)) / f32(steps - 1)
+    values = [f32(start) + step * f32(i) if i < steps // 2 else f32(end) - step * f32(steps - 1 - i)
+              for i in range(steps)]
+    return np.array(values, dtype=f32)
+
+
+def rotary_angles(key_dim):
+    """Frequencies of the rotary code, each repeated for the two members of a channel pair."""
+    exponents = _torch_linspace_float32(0.0, 1.0, key_dim // 2)
+    angle = np.float32(1.0) / np.power(np.float32(10000.0), exponents)
+    return np.repeat(angle, 2).astype(np.float32)
+
+
+def head_decays(num_heads, init_value, heads_range):
+    """log(1 - 2^-(init + range * h / heads)) per head: how fast each head's attention decays with distance."""
+    f32 = np.float32
+    ramp = f32(heads_range) * np.arange(num_heads, dtype=f32) / f32(num_heads)
+    return np.log(f32(1.0) - np.power(f32(2.0), f32(-init_value) - ramp)).astype(np.float32)
+
+
+def rotate_pairs(x, sin, cos):
+    """Rotary position code: rotate each channel pair (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)."""
+    pairs = x.reshape(x.shape[:-1] + (x.shape[-1] // 2, 2))
+    rotated = jt.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).reshape(x.shape)
+    return (x * cos) + (rotated * sin)
+
+
+class GeometryPrior(nn.Module):
+    """Builds a block's geometry prior from the depth map (reference: GeoPriorGen).
+
+    ``angle`` and ``decay`` are fixed buffers: stored in checkpoints, never
+    trained. ``weight`` mixes the spatial-distance and depth-difference terms.
+    """
+
+    def __init__(self, embed_dim, num_heads, init_value, heads_range):
+        super().__init__()
+        self.weight = jt.ones((2, 1, 1, 1))
+        self.register_buffer('angle', jt.array(rotary_angles(embed_dim // num_heads)).stop_grad())
+        self.register_buffer('decay', jt.array(head_decays(num_heads, init_value, heads_range)).stop_grad())
+
+    def rotary_tables(self, height, width):
+        # The phase uses the flat position index; keep index * angle in float32 like the reference.
+        index = jt.arange(height * width).float32()
+        phase = index.reshape(-1, 1) * self.angle.reshape(1, -1)
+        return jt.sin(phase).reshape(height, width, -1), jt.cos(phase).reshape(height, width, -1)
+
+    def axis_decay(self, length):
+        """|i - j| * decay along one axis: (heads, L, L)."""
+        index = jt.arange(length).float32()
+        distance = (index.reshape(-1, 1) - index.reshape(1, -1)).abs()
+        return distance * self.decay.reshape(-1, 1, 1)
+
+    def axis_depth_decay(self, depth):
+        """|d_i - d_j| * decay within each line of ``depth`` (B, 1, lines, L): (B, heads, lines, L, L)."""
+        difference = (depth.unsqueeze(-1) - depth.unsqueeze(-2)).abs()
+        return difference * self.decay.reshape(-1, 1, 1, 1)
+
+    def grid_decay(self, height, width):
+        """Manhattan distance between all positions * decay: (heads, HW, HW)."""
+        rows = jt.arange(height).float32().reshape(-1, 1).broadcast((height, width)).reshape(-1)
+        cols = jt.arange(width).float32().reshape(1, -1).broadcast((height, width)).reshape(-1)
+        distance = ((rows.reshape(-1, 1) - rows.reshape(1, -1)).abs()
+                    + (cols.reshape(-1, 1) - cols.reshape(1, -1)).abs())
+        return distance * self.decay.reshape(-1, 1, 1)
+
+    def grid_depth_decay(self, depth):
+        """|d_a - d_b| between all positions * decay: (B, heads, HW, HW)."""
+        flat = depth.reshape(depth.shape[0], -1)
+        difference = (flat.unsqueeze(2) - flat.unsqueeze(1)).abs()
+        return difference.unsqueeze(1) * self.decay.reshape(1, -1, 1, 1)
+
+    def execute(self, size, depth, decomposed):
+        height, width = size
+        depth = resize(depth, size, mode='bilinear', align_corners=False)
+        sin, cos = self.rotary_tables(height, width)
+        if decomposed:
+            # Column attention runs along H within each column, row attention along W within each row.
+            depth_h = self.axis_depth_decay(depth.transpose(0, 1, 3, 2))
+            depth_w = self.axis_depth_decay(depth)
+            mask_h = self.weight[0] * self.axis_decay(height).unsqueeze(0).unsqueeze(2) + self.weight[1] * depth_h
+            mask_w = self.weight[0] * self.axis_decay(width).unsqueeze(0).unsqueeze(2) + self.weight[1] * depth_w
+            return (sin, cos), (mask_h, mask_w)
+        mask = self.weight[0] * self.grid_decay(height, width) + self.weight[1] * self.grid_depth_decay(depth)
+        return (sin, cos), mask
+
+
+class GeometryAttentionBase(nn.Module):
+    """Projections shared by both attention variants; ``lepe`` is a local conv on the values."""
+
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.key_dim = embed_dim // num_heads
+        self.scaling = self.key_dim ** -0.5
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.lepe = ChannelsLastDWConv(embed_dim, 5, 2)
+        self.out_proj = nn.Linear(embed_dim, embed_dim)
+
+    def project(self, x, sin, cos):
+        """Return rotated queries and keys (B, heads, H, W, d), values (B, H, W, C) and the local term."""
+        b, h, w, _ = x.shape
+        q = self.q_proj(x)
+        k = self.k_proj(x)
+        v = self.v_proj(x)
+        lepe = self.lepe(v)
+        k = k * self.scaling
+        q = q.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
+        k = k.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
+        return rotate_pairs(q, sin, cos), rotate_pairs(k, sin, cos), v, lepe
+
+
+class DecomposedGeometryAttention(GeometryAttentionBase):
+    """Attention along W within each row, then along H within each column (reference: Decomposed_GSA)."""
+
+    def execute(self, x, geo_prior):
+        b, h, w, _ = x.shape
+        (sin, cos), (mask_h, mask_w) = geo_prior
+        qr, kr, v, lepe = self.project(x, sin, cos)
+
+        qr_w = qr.transpose(0, 2, 1, 3, 4)  # (b, h, heads, w, d)
+        kr_w = kr.transpose(0, 2, 1, 3, 4)
+        v = v.reshape(b, h, w, self.num_heads, -1).permute(0, 1, 3, 2, 4)
+        attn_w = jt.matmul(qr_w, kr_w.transpose(0, 1, 2, 4, 3)) + mask_w.transpose(0, 2, 1, 3, 4)
+        v = jt.matmul(nn.softmax(attn_w, dim=-1), v)
+
+        qr_h = qr.permute(0, 3, 1, 2, 4)  # (b, w, heads, h, d)
+        kr_h = kr.permute(0, 3, 1, 2, 4)
+        v = v.permute(0, 3, 2, 1, 4)
+        attn_h = jt.matmul(qr_h, kr_h.transpose(0, 1, 2, 4, 3)) + mask_h.transpose(0, 2, 1, 3, 4)
+        output = jt.matmul(nn.softmax(attn_h, dim=-1), v)
+
+        output = output.permute(0, 3, 1, 2, 4).reshape(b, h, w, -1)
+        return self.out_proj(output + lepe)
+
+
+class FullGeometryAttention(GeometryAttentionBase):
+    """Attention over all H*W positions at once (reference: Full_GSA)."""
+
+    def execute(self, x, geo_prior):
+        b, h, w, _ = x.shape
+        (sin, cos), mask = geo_prior
+        qr, kr, v, lepe = self.project(x, sin, cos)
+        qr = qr.reshape(b, self.num_heads, h * w, -1)
+        kr = kr.reshape(b, self.num_heads, h * w, -1)
+        vr = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, -1)
+        attn = jt.matmul(qr, kr.transpose(0, 1, 3, 2)) + mask
+        output = jt.matmul(nn.softmax(attn, dim=-1), vr)
+        output = output.transpose(0, 2, 1, 3).reshape(b, h, w, -1)
+        return self.out_proj(output + lepe)
+
+
+class ConvFFN(nn.Module):
+    """fc1 -> GELU -> (+ depth-wise 3x3 conv, residual) -> fc2 (reference: FeedForwardNetwork)."""
+
+    def __init__(self, embed_dim, ffn_dim):
+        super().__init__()
+        self.fc1 = nn.Linear(embed_dim, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, embed_dim)
+        self.dwconv = ChannelsLastDWConv(ffn_dim, 3, 1)
+
+    def execute(self, x):
+        x = nn.gelu(self.fc1(x))
+        x = self.dwconv(x) + x
+        return self.fc2(x)
+
+
+class GeometryBlock(nn.Module):
+    """Conv position code, geometry attention and FFN, each as a residual branch (reference: RGBD_Block)."""
+
+    def __init__(self, decomposed, embed_dim, num_heads, ffn_dim, drop_path, layerscale, layer_init_values,
+                 init_value, heads_range):
+        super().__init__()
+        self.decomposed = decomposed
+        self.layerscale = layerscale
+        self.layer_norm1 = LayerNorm(embed_dim, eps=1e-6)
+        self.layer_norm2 = LayerNorm(embed_dim, eps=1e-6)
+        attention = DecomposedGeometryAttention if decomposed else FullGeometryAttention
+        self.Attention = attention(embed_dim, num_heads)
+        self.drop_path = DropPath(drop_path)
+        self.ffn = ConvFFN(embed_dim, ffn_dim)
+        self.cnn_pos_encode = ChannelsLastDWConv(embed_dim, 3, 1)
+        self.Geo = GeometryPrior(embed_dim, num_heads, init_value, heads_range)
+        if layerscale:
+            self.gamma_1 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
+            self.gamma_2 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
+
+    def execute(self, x, depth):
+        x = x + self.cnn_pos_encode(x)
+        geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
+        attn = self.Attention(self.layer_norm1(x), geo_prior)
+        if self.layerscale:
+            attn = self.gamma_1 * attn
+        x = x + self.drop_path(attn)
+        ffn = self.ffn(self.layer_norm2(x))
+        if self.layerscale:
+            ffn = self.gamma_2 * ffn
+        return x + self.drop_path(ffn)
+
+
+class GeometryStage(nn.Module):
+    """Blocks of one stage, then the optional downsampling (reference: BasicLayer)."""
+
+    def __init__(self, blocks, downsample):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.downsample = downsample
+
+    def execute(self, x, depth):
+        for block in self.blocks:
+            x = block(x, depth)
+        x_down = self.downsample(x) if self.downsample is not None else x
+        return x, x_down
+
+
+def _per_stage(name, value):
+    values = list(value)
+    if len(values) != NUM_STAGES:
+        raise ValueError(f'DFormerv2: {name} needs one value per stage ({NUM_STAGES}), got {value!r}')
+    return values
+
+
+@BACKBONES.register_module()
+class DFormerv2(nn.Module):
+    """DFormerv2 backbone.
+
+    Args:
+        arch: 'S', 'B' or 'L' for an official variant, or None to give the
+            per-stage lists yourself. Explicit lists override the table.
+        embed_dims, depths, num_heads, heads_ranges, init_values, mlp_ratios,
+            layerscales: one value per stage (4 stages).
+        layer_init_values: initial value of the layer-scale vectors.
+        drop_path_rate: stochastic-depth rate, growing linearly over all blocks.
+        norm_cfg: norm of the stem and the downsampling layers.
+        out_indices: which stage outputs to return.
+        norm_eval: keep BatchNorm statistics frozen in training mode. The
+            reference has this flag but its test never matches its
+            SyncBatchNorm layers, so they train; False reproduces that.
+
+    ``execute(img, depth)`` returns NCHW features at strides 4, 8, 16, 32
+    (input sizes round up at every stride-2 conv). Only channel 0 of
+    ``depth`` is used.
+    """
+
+    def __init__(self, arch=None, embed_dims=None, depths=None, num_heads=None, heads_ranges=None,
+                 init_values=None, mlp_ratios=None, layerscales=None, layer_init_values=1e-6,
+                 drop_path_rate=0.1, norm_cfg=dict(type='BN', requires_grad=True), out_indices=(0, 1, 2, 3),
+                 in_channels=3, norm_eval=False):
+        super().__init__()
+        settings = self._resolve_settings(arch, dict(
+            embed_dims=embed_dims, depths=depths, num_heads=num_heads, heads_ranges=heads_ranges,
+            init_values=init_values, mlp_ratios=mlp_ratios, layerscales=layerscales))
+        out_indices = tuple(out_indices)
+        if not out_indices or any(i not in range(NUM_STAGES) for i in out_indices):
+            raise ValueError(f'DFormerv2: out_indices must be stage numbers in 0..{NUM_STAGES - 1}, '
+                             f'got {out_indices!r}')
+        self.arch = arch
+        self.out_indices = out_indices
+        self.norm_eval = norm_eval
+        self.embed_dims = settings['embed_dims']
+        self.num_features = self.embed_dims[-1]
+
+        self.patch_embed = PatchEmbed(in_channels, self.embed_dims[0], norm_cfg)
+        depths = settings['depths']
+        drop_rates = np.linspace(0.0, drop_path_rate, sum(depths)).tolist()
+        stages = []
+        for i in range(NUM_STAGES):
+            dim = self.embed_dims[i]
+            first = sum(depths[:i])
+            blocks = [
+                GeometryBlock(decomposed=i != NUM_STAGES - 1, embed_dim=dim, num_heads=settings['num_heads'][i],
+                              ffn_dim=int(settings['mlp_ratios'][i] * dim), drop_path=drop_rates[first + j],
+                              layerscale=settings['layerscales'][i], layer_init_values=layer_init_values,
+                              init_value=settings['init_values'][i], heads_range=settings['heads_ranges'][i])
+                for j in range(depths[i])
+            ]
+            last = i == NUM_STAGES - 1
+            downsample = None if last else PatchMerging(dim, self.embed_dims[i + 1], norm_cfg)
+            stages.append(GeometryStage(blocks, downsample))
+        self.layers = nn.ModuleList(stages)
+        # PyTorch's default LayerNorm eps (1e-5) here, unlike the blocks' 1e-6.
+        self.extra_norms = nn.ModuleList([LayerNorm(d, eps=1e-5) for d in self.embed_dims[1:]])
+        self.init_weights()
+
+    @staticmethod
+    def _resolve_settings(arch, explicit):
+        if arch is None:
+            missing = [k for k in REQUIRED_WITHOUT_ARCH if explicit[k] is None]
+            if missing:
+                raise ValueError(f'DFormerv2: without arch, give {", ".join(missing)} '
+                                 f'(or pick arch from {sorted(ARCH_SETTINGS)})')
+            base = {}
+        elif arch in ARCH_SETTINGS:
+            base = ARCH_SETTINGS[arch]
+        else:
+            raise KeyError(f'DFormerv2: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} or None')
+        settings = dict(COMMON_STAGE_DEFAULTS, **base)
+        settings.update({k: v for k, v in explicit.items() if v is not None})
+        settings = {k: _per_stage(k, v) for k, v in settings.items()}
+        for i, (dim, heads) in enumerate(zip(settings['embed_dims'], settings['num_heads'])):
+            if dim % heads or (dim // heads) % 2:
+                raise ValueError(f'DFormerv2: stage {i} embed_dim {dim} must split into {heads} heads of an '
+                                 f'even size (the rotary code rotates channel pairs)')
+        return settings
+
+    def init_weights(self):
+        """Reference init: truncated normal (std 0.02) for linear weights, zero biases, unit LayerNorms.
+
+        Convolutions keep Jittor's default (the same bound as PyTorch's), the
+        geometry buffers keep their computed values.
+        """
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                jt.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    m.bias.assign(jt.zeros_like(m.bias))
+            elif isinstance(m, LayerNorm):
+                m.weight.assign(jt.ones_like(m.weight))
+                m.bias.assign(jt.zeros_like(m.bias))
+
+    def train(self):
+        super().train()
+        if self.norm_eval:
+            # Only the statistics freeze: Module.eval() would also stop the gradients of the affine weights.
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm):
+                    m.is_train = False
+        return self
+
+    def execute(self, img, depth):
+        if img.ndim != 4 or depth.ndim != 4:
+            raise ValueError(f'DFormerv2 expects NCHW img and depth, got shapes {img.shape} and {depth.shape}')
+        if tuple(img.shape[-2:]) != tuple(depth.shape[-2:]) or img.shape[0] != depth.shape[0]:
+            raise ValueError(f'DFormerv2: img {img.shape} and depth {depth.shape} differ in batch or size')
+        x = self.patch_embed(img)
+        depth = depth[:, 0:1]
+        outs = []
+        for i, stage in enumerate(self.layers):
+            x_out, x = stage(x, depth)
+            if i in self.out_indices:
+                if i > 0:
+                    x_out = self.extra_norms[i - 1](x_out)
+                outs.append(x_out.permute(0, 3, 1, 2))
+        return outs
