@@ -257,7 +257,7 @@ class DFormer(nn.Module):
         norm_cfg: norm of the stems and downsampling layers (BN / SyncBN ...).
         out_indices: which stage outputs to return.
         last_block: per stage, only the last ``last_block[i]`` blocks keep their
-            window attention (official default 50: all of them).
+            window attention (official default 50, like None: all of them).
     """
 
     def __init__(self, arch=None, dims=None, mlp_ratios=None, depths=None, num_heads=None, windows=None,
@@ -308,6 +308,8 @@ class DFormer(nn.Module):
         else:
             settings = {}
         settings.update({k: v for k, v in overrides.items() if v is not None})
+        if overrides['last_block'] is None and 'depths' in settings:
+            settings['last_block'] = settings['depths']  # every block keeps its window
         missing = [k for k in ('dims', 'mlp_ratios', 'depths', 'num_heads', 'windows', 'last_block')
                    if k not in settings]
         if missing:

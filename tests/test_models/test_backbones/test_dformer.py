@@ -171,6 +171,11 @@ def test_backward_reaches_every_parameter():
 def test_registry_and_bad_arguments():
     model = BACKBONES.build(dict(type='DFormer', arch='small', drop_path_rate=0.0))
     assert model.dims == (64, 128, 256, 512) and model.depths == (2, 2, 4, 2)
+    # last_block keeps window attention only in the last N blocks of each stage.
+    names = DFormer(**dict(TOY_SETTINGS, depths=(2, 2, 2, 2)), last_block=(1, 1, 1, 1)).state_dict()
+    assert 'stages.1.0.attn.kv.weight' not in names and 'stages.1.1.attn.kv.weight' in names
+    names = DFormer(**dict(TOY_SETTINGS, depths=(2, 2, 2, 2)), last_block=None).state_dict()
+    assert 'stages.1.0.attn.kv.weight' in names and 'stages.0.0.attn.kv.weight' not in names
     with pytest.raises(KeyError, match='unknown DFormer arch'):
         DFormer(arch='huge')
     with pytest.raises(ValueError, match='needs'):
