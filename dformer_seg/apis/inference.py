@@ -4,6 +4,7 @@ import logging
 
 from .. import datasets as _datasets, models as _models  # noqa: F401  (register their classes)
 from ..config import Config
+from ..datasets.metainfo import label_palette
 from ..registry import DATASETS, SEGMENTORS
 from ..runtime import use_device
 from ..utils.checkpoint import load_state_dict, read_checkpoint
@@ -12,16 +13,29 @@ logger = logging.getLogger('dformer_seg')
 
 
 def _dataset_meta_from_config(cfg):
-    """Class names / palette of the test dataset class, when the config names a registered one."""
+    """Class names / palette of the config's test (or val) dataset: its ``classes`` or its class's CLASSES."""
     for loader_key in ('test_dataloader', 'val_dataloader'):
         loader = cfg.get(loader_key)
         dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        dataset_type = dataset.get('type') if isinstance(dataset, dict) else None
-        dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else None
-        metainfo = getattr(dataset_cls, 'METAINFO', None)
-        if isinstance(metainfo, dict) and metainfo.get('classes'):
-            return {key: metainfo[key] for key in ('classes', 'palette') if key in metainfo}
+        if not isinstance(dataset, dict):
+            continue
+        dataset_cls = DATASETS.get(dataset.get('type')) if isinstance(dataset.get('type'), str) else None
+        classes = dataset.get('classes') or getattr(dataset_cls, 'CLASSES', None)
+        if classes:
+            palette = dataset.get('palette') or getattr(dataset_cls, 'PALETTE', None) or label_palette(len(classes))
+            return dict(classes=list(classes), palette=[tuple(c) for c in palette])
     return None
+
+
+def _dataset_meta_from_checkpoint(meta):
+    """``classes`` / ``palette`` stored as meta keys (lower or upper case) or under ``dataset_meta``."""
+    if isinstance(meta.get('dataset_meta'), dict):
+        meta = meta['dataset_meta']
+    classes = meta.get('classes') or meta.get('CLASSES')
+    if not classes:
+        return None
+    palette = meta.get('palette') or meta.get('PALETTE')
+    return dict(classes=list(classes), palette=palette) if palette is not None else dict(classes=list(classes))
 
 
 def init_model(config, checkpoint=None, device='auto', strict=True):
@@ -48,20 +62,16 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     use_device(device)
 
     model_cfg = copy.deepcopy(config.to_dict()['model'])
-    if checkpoint is not None:
-        # The trained weights replace everything: do not read ImageNet-pretrained files as well.
-        model_cfg['pretrained'] = None
-        model_cfg.pop('init_cfg', None)
+    # Inference never starts from ImageNet-pretrained or init_cfg files: only ``checkpoint`` counts.
+    model_cfg['pretrained'] = None
+    model_cfg.pop('init_cfg', None)
     model = SEGMENTORS.build(model_cfg)
 
     dataset_meta = None
     if checkpoint is not None:
         loaded = read_checkpoint(checkpoint)
         load_state_dict(model, loaded['state_dict'], strict=strict)
-        meta = loaded.get('meta') or {}
-        meta = meta.get('dataset_meta') or meta  # the engine may nest it
-        if meta.get('classes'):
-            dataset_meta = {key: meta[key] for key in ('classes', 'palette') if key in meta}
+        dataset_meta = _dataset_meta_from_checkpoint(loaded.get('meta') or {})
         logger.info(f'loaded checkpoint {checkpoint}')
     model.dataset_meta = dataset_meta or _dataset_meta_from_config(config)
     model.cfg = config
