@@ -74,7 +74,6 @@ class RGBDEncoderDecoder(nn.Module):
         self.align_corners = bool(getattr(self.decode_head, 'align_corners', False))
         self.train_cfg = dict(train_cfg or {})
         self.set_test_cfg(test_cfg)
-        self.init_weights()
         if pretrained is not None:
             self.load_pretrained_backbone(pretrained)
         if init_cfg is not None:
@@ -85,19 +84,6 @@ class RGBDEncoderDecoder(nn.Module):
         self.test_cfg = _check_test_cfg(test_cfg)
 
     # ------------------------------------------------------------------ init
-    def init_weights(self):
-        """Initialise the heads as the official builder does: Kaiming-normal convs, BN weight 1 / bias 0."""
-        for head in (self.decode_head, self.auxiliary_head):
-            if head is None:
-                continue
-            for module in head.modules():
-                if isinstance(module, nn.Conv2d):
-                    fan_in = int(np.prod(module.weight.shape[1:]))
-                    jt.init.gauss_(module.weight, 0.0, math.sqrt(2.0 / fan_in))
-                elif isinstance(module, nn.BatchNorm):
-                    jt.init.constant_(module.weight, 1.0)
-                    jt.init.constant_(module.bias, 0.0)
-
     def load_pretrained_backbone(self, path):
         """Load backbone weights (keys with or without ``backbone.``) non-strictly, logging what matched."""
         state_dict = read_checkpoint(path, state_dict_keys=PRETRAINED_STATE_DICT_KEYS)['state_dict']
