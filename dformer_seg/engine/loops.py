@@ -8,7 +8,7 @@ exactly how far training got, and a resumed loop starts from those numbers.
 import jittor as jt
 
 from ..registry import LOOPS
-from ..utils.dist import is_main_process, rank, world_size
+from ..utils.dist import is_main_process
 from ..utils.misc import ProgressBar
 
 
@@ -131,41 +131,14 @@ class IterBasedTrainLoop(_TrainLoop):
         runner.call_hook('after_train')
 
 
-def mpi_duplicate_positions(total_len, batch_size, world_size_, rank_, drop_last=False):
-    """Positions (in this rank's order) of samples that a lower rank also gets.
-
-    Jittor's ``Dataset`` shards each global batch over the MPI ranks. When the
-    last batch has fewer samples than there are ranks' shares, it *shifts* the
-    share of the higher ranks back so that every rank gets the same count, and
-    some samples are processed twice. Counting them twice would bias the
-    metric, so the evaluation loops drop the copies. This mirrors the sharding
-    rule of ``jittor.dataset.Dataset._get_index_list`` (Jittor 1.3).
-    """
-    full_batches, last = divmod(total_len, batch_size)
-    if drop_last or last == 0:
-        return set()
-    share = (batch_size - 1) // world_size_ + 1
-    first_last_pos = full_batches * len(range(batch_size)[share * rank_:share * (rank_ + 1)])
-    last_share = (last - 1) // world_size_ + 1
-
-    def span(r):
-        lo = last_share * r
-        hi = lo + last_share
-        if hi > last:
-            hi, lo = last, last - last_share
-        return lo, hi
-
-    lo, hi = span(rank_)
-    lower = [span(r) for r in range(rank_)]
-    return {first_last_pos + k for k, sample in enumerate(range(lo, hi))
-            if any(a <= sample < b for a, b in lower)}
-
-
 def _duplicates_of(loader):
-    if not jt.in_mpi or getattr(loader, 'total_len', None) is None:
-        return set()
-    return mpi_duplicate_positions(loader.total_len, loader.batch_size, world_size(), rank(),
-                                   bool(getattr(loader, 'drop_last', False)))
+    """Positions of samples this process loads only as padding (see ``RGBDDataLoader.duplicate_positions``).
+
+    Under MPI a loader repeats a few samples so that every process runs the same
+    number of batches; counting them twice would bias the metric.
+    """
+    positions = getattr(loader, 'duplicate_positions', None)
+    return set(positions()) if callable(positions) else set()
 
 
 def _select_samples(data_batch, keep):
