@@ -51,14 +51,14 @@ def cross_entropy(logits, label, class_weight=None, reduction='mean', ignore_ind
     logits = logits.float32()
     shifted = logits - logits.max(dim=1, keepdims=True)
     log_prob = shifted - shifted.exp().sum(dim=1, keepdims=True).log()
-    picked = (log_prob * _one_hot_mask(label, num_classes).float32()).sum(dim=1)
+    safe_label = jt.ternary(valid, label, jt.zeros_like(label))  # any class index; these pixels get weight 0
+    picked = log_prob.gather(1, safe_label.unsqueeze(1)).squeeze(1)
     pixel_weight = valid.float32()
     if class_weight is not None:
         class_weight = jt.array(class_weight).float32() if not isinstance(class_weight, jt.Var) else class_weight
         if tuple(class_weight.shape) != (num_classes,):
             raise ValueError(f'cross_entropy: class_weight has shape {tuple(class_weight.shape)}, '
                              f'expected ({num_classes},)')
-        safe_label = jt.ternary(valid, label, jt.zeros_like(label))
         pixel_weight = pixel_weight * class_weight[safe_label.reshape(-1)].reshape(label.shape)
     loss = -picked * pixel_weight
 
