@@ -93,12 +93,11 @@ class NMF2D(nn.Module):
     def _initial_bases(self, B, D):
         if self.rand_init:
             raw = self._build_bases(B, self.S, D, self.R)
-            expected = (B * self.S, D, self.R)
         else:
             if self._fixed_raw_bases is None or tuple(self._fixed_raw_bases.shape) != (self.S, D, self.R):
                 self._fixed_raw_bases = self._build_bases(1, self.S, D, self.R).stop_grad()
             raw = self._fixed_raw_bases.repeat(B, 1, 1)
-            expected = (B * self.S, D, self.R)
+        expected = (B * self.S, D, self.R)
         if tuple(raw.shape) != expected:
             raise ValueError(f'NMF2D._build_bases returned shape {tuple(raw.shape)}, expected {expected}')
         raw = raw.float32()
