@@ -39,19 +39,13 @@ COMMON_STAGE_DEFAULTS = dict(init_values=[2, 2, 2, 2], mlp_ratios=[4, 4, 3, 3],
 REQUIRED_WITHOUT_ARCH = ('embed_dims', 'depths', 'num_heads', 'heads_ranges')
 
 
-class LayerNorm(nn.Module):
-    """LayerNorm over the last dimension, PyTorch semantics.
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm over the last dimension with PyTorch's arithmetic.
 
     Jittor's own LayerNorm computes the variance as E[x^2] - E[x]^2, which
     loses precision when the mean is large compared with the spread; here the
     variance is taken around the mean, as PyTorch does.
     """
-
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = jt.ones((dim,))
-        self.bias = jt.zeros((dim,))
 
     def execute(self, x):
         mean = x.mean(dim=-1, keepdims=True)
@@ -423,7 +417,7 @@ class DFormerv2(nn.Module):
                 jt.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     m.bias.assign(jt.zeros_like(m.bias))
-            elif isinstance(m, LayerNorm):
+            elif isinstance(m, nn.LayerNorm):
                 m.weight.assign(jt.ones_like(m.weight))
                 m.bias.assign(jt.zeros_like(m.bias))
 

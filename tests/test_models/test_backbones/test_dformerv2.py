@@ -7,6 +7,7 @@ import pytest
 
 from dformer_seg.models.backbones.dformerv2 import DFormerv2
 from dformer_seg.registry import BACKBONES
+from dformer_seg.utils.checkpoint import load_state_dict
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
 
 KEYS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'checkpoint-keys')
@@ -32,21 +33,18 @@ def official_backbone_keys(variant):
 
 
 def backbone_weights(state_dict):
-    return {k[len('backbone.'):]: v for k, v in state_dict.items()
-            if k.startswith('backbone.') and not k.endswith('num_batches_tracked')}
+    """The ``backbone.*`` entries, prefix stripped (``num_batches_tracked`` kept: the loader drops it)."""
+    return {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
 
 
 def load_exactly(model, weights):
-    """Load name -> array into ``model`` after checking that names and shapes match one to one."""
-    model_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(model_shapes) - set(weights))
-    unexpected = sorted(set(weights) - set(model_shapes))
-    mismatched = [k for k in weights if k in model_shapes and model_shapes[k] != tuple(weights[k].shape)]
-    assert not missing and not unexpected and not mismatched, (missing[:5], unexpected[:5], mismatched[:5])
-    model.load_parameters(weights)
+    """Load with the project's strict loader (any missing/unexpected/mis-shaped key raises), then verify."""
+    missing, unexpected, mismatched = load_state_dict(model, weights, strict=True)
+    assert (missing, unexpected, mismatched) == ([], [], [])
     loaded = model.state_dict()
     for key, value in weights.items():
-        np.testing.assert_array_equal(loaded[key].numpy(), value, err_msg=key)
+        if not key.endswith('num_batches_tracked'):
+            np.testing.assert_array_equal(loaded[key].numpy(), value, err_msg=key)
 
 
 def toy_inputs(batch=1, size=ODD_SIZE, depth_channels=3, seed=0):
@@ -78,6 +76,11 @@ def test_parity_with_reference_features(mini_fixture):
             assert out.shape == reference.shape, (size, i, out.shape, reference.shape)
             relative = np.abs(out - reference).max() / (reference.max() - reference.min())
             assert relative < RELATIVE_TOLERANCE, f'feat{i} at {size}: relative error {relative:.3g}'
+    # The geometry buffers keep the checkpoint's values (they are not recomputed) and stay frozen.
+    state = model.state_dict()
+    for key in (k for k in mini_fixture['weights'] if k.endswith(('Geo.angle', 'Geo.decay'))):
+        np.testing.assert_array_equal(state[key].numpy(), mini_fixture['weights'][key], err_msg=key)
+        assert state[key].is_stop_grad(), key
 
 
 def test_geometry_buffers_computed_at_init_match_reference(mini_fixture):
@@ -139,6 +142,7 @@ def test_odd_input_size_and_depth_channels():
 
 
 def test_drop_path_in_training_only():
+    jt.set_global_seed(0)
     model = DFormerv2(**TOY_SETTINGS, drop_path_rate=0.5)
     rates = [block.drop_path.drop_prob for stage in model.layers for block in stage.blocks]
     np.testing.assert_allclose(rates, np.linspace(0.0, 0.5, 4))
@@ -159,6 +163,7 @@ def test_drop_path_in_training_only():
 
 def test_backward_trains_everything_but_geometry_buffers():
     model = DFormerv2(**TOY_SETTINGS, drop_path_rate=0.0)
+    model.eval()  # Jittor's eval() stops every gradient and train() restores them: the buffers must stay frozen
     model.train()
     img, depth = toy_inputs(batch=2, seed=2)
     buffers = {name: var for name, var in model.state_dict().items() if name.endswith(('Geo.angle', 'Geo.decay'))}
