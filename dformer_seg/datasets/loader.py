@@ -5,8 +5,17 @@ and splits each batch over the processes. Here the configured batch size is
 per process, like the rest of the toolbox: the loader replaces Jittor's index
 list by its own shard (``sampler.shard_indices``) and keeps Jittor's workers,
 ring buffers and iteration.
+
+With workers, Jittor starts the next pass over the data ("round") as soon as
+the workers have taken every batch of the current one, possibly in the middle
+of an epoch, and hands that round to the next ``iter()``. Each index list
+given to the workers therefore belongs to the next epoch in sequence, and the
+epoch travels inside the index values (``epoch slot * len(dataset) + index``),
+so a sample's augmentation seed never depends on timing. Workers may also
+deliver the batches of one epoch out of order (whichever finishes first);
+they are put back in order here.
 """
-import multiprocessing as mp
+import collections
 import os
 
 import jittor as jt
@@ -20,6 +29,7 @@ from .pipelines.rng import sample_rng, using_rng
 from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 
 _ERROR_KEY = '__data_error__'
+_INDEX_KEY = '__encoded_index__'
 DEFAULT_BUFFER_SIZE = 512 * 1024 * 1024  # Jittor's default ring buffer per worker (shared memory)
 
 
@@ -69,9 +79,12 @@ class RGBDDataLoader(JittorDataset):
             raise DataError(f'{dataset!r} has {len(dataset)} samples, fewer than one batch of {batch_size} x '
                             f'{self.world_size} process(es); lower batch_size or set drop_last=False')
         self.total_len = len(dataset)
+        self._epoch_slots = max(1, (2 ** 31 - 1) // self.total_len)  # epochs encodable in int32 indices
         self._epoch = 0
         self._next_epoch = 0
-        self._shared_epoch = mp.RawValue('q', 0)  # forked workers read the current epoch here
+        self._top_call_pending = False
+        self._last_epoch_complete = True
+        self._worker_rounds = collections.deque()  # epochs of the rounds handed to workers, not yet consumed
         self._main_pid = os.getpid()
 
     # ------------------------------------------------------------------ epochs
@@ -83,10 +96,37 @@ class RGBDDataLoader(JittorDataset):
     def epoch(self):
         return self._epoch
 
+    def _expected_round(self):
+        """The epoch of the oldest round the workers were given and nobody consumed yet."""
+        return self._worker_rounds[0] if self._worker_rounds else None
+
     def __iter__(self):
-        self._epoch = self._next_epoch
-        self._next_epoch += 1
-        return super().__iter__()
+        epoch = self._next_epoch
+        self._next_epoch = epoch + 1
+        if hasattr(self, 'workers'):
+            pending = self._expected_round()
+            if not self._last_epoch_complete or (pending is not None and pending != epoch):
+                # The workers hold batches of another epoch (of an unfinished one, or a
+                # prefetched round that set_epoch skipped): start them afresh.
+                self.reset()
+                self._worker_rounds.clear()
+        self._epoch = epoch
+        self._top_call_pending = True
+        self._last_epoch_complete = False
+        return self._run_epoch(super().__iter__())
+
+    def _run_epoch(self, batches):
+        batch_of = {int(first): number for number, first in
+                    enumerate(self._encode(self.indices(self._epoch), self._epoch)[::self.batch_size])}
+        early, expected = {}, 0
+        for batch in batches:
+            early[batch_of[batch.pop(_INDEX_KEY)[0]]] = batch
+            while expected in early:
+                yield early.pop(expected)
+                expected += 1
+        self._last_epoch_complete = True
+        if self._worker_rounds:
+            self._worker_rounds.popleft()
 
     # ------------------------------------------------------------------ sharding
     def indices(self, epoch):
@@ -109,30 +149,42 @@ class RGBDDataLoader(JittorDataset):
 
     def _get_index_list(self):
         # Replaces Jittor's version (which splits a global batch over MPI processes).
-        index_list = self.indices(self._epoch)
-        self._shared_epoch.value = self._epoch
-        self.real_len = len(index_list)
+        # Jittor calls it at the start of every iter() and, with workers, whenever
+        # the workers start a new round; only the lists the workers get are rounds.
+        top_call, self._top_call_pending = self._top_call_pending, False
+        epoch = self._epoch
+        if self.num_workers and not (top_call and hasattr(self, 'workers')):
+            if self._worker_rounds and not top_call:
+                epoch = self._worker_rounds[-1] + 1
+            self._worker_rounds.append(epoch)
+        indices = self.indices(epoch)
+        self.real_len = len(indices)
         self.real_batch_size = self.batch_size
         self.batch_len = num_batches(self.real_len, self.batch_size, self.drop_last)
-        return index_list
+        return self._encode(indices, epoch)
+
+    def _encode(self, indices, epoch):
+        return ((epoch % self._epoch_slots) * self.total_len + indices).astype(np.int32)
 
     # ------------------------------------------------------------------ samples and batches
-    def __getitem__(self, index):
-        with using_rng(sample_rng(self.seed, self._shared_epoch.value, index)):
+    def __getitem__(self, encoded_index):
+        epoch_slot, index = divmod(int(encoded_index), self.total_len)
+        with using_rng(sample_rng(self.seed, epoch_slot, index)):
             try:
-                return self.source[index]
+                return dict(self.source[index], **{_INDEX_KEY: int(encoded_index)})
             except DataError as exc:
                 if os.getpid() == self._main_pid:
                     raise
                 # In a worker: hand the message to the main process, which raises it
                 # (an exception here would only print and interrupt the main process).
-                return {_ERROR_KEY: str(exc)}
+                return {_ERROR_KEY: str(exc), _INDEX_KEY: int(encoded_index)}
 
     def collate_batch(self, batch):
+        encoded = [sample.pop(_INDEX_KEY) for sample in batch]
         for sample in batch:
             if _ERROR_KEY in sample:
-                return {_ERROR_KEY: sample[_ERROR_KEY]}
-        return collate_samples(batch)
+                return {_ERROR_KEY: sample[_ERROR_KEY], _INDEX_KEY: encoded}
+        return dict(collate_samples(batch), **{_INDEX_KEY: encoded})
 
     def to_jittor(self, batch):
         if _ERROR_KEY in batch:
@@ -140,6 +192,7 @@ class RGBDDataLoader(JittorDataset):
         converted = dict(batch)
         # Jittor's worker ring buffer turns tuples into lists; shapes are tuples again here.
         converted['img_metas'] = [_tuples(meta) for meta in batch['img_metas']]
+        converted[_INDEX_KEY] = list(batch[_INDEX_KEY])
         if self.keep_numpy_array:
             return converted
         for key, value in batch.items():
