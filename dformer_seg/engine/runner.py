@@ -450,12 +450,18 @@ class Runner:
         if self._load_from:
             self.load_checkpoint(self._load_from)
 
-    def load_checkpoint(self, path, strict=False):
-        """Load model weights only (``load_from``); reports keys that do not match."""
+    def load_checkpoint(self, path, strict=False, use_ema=False):
+        """Load model weights only (``load_from``, testing); reports keys that do not match.
+
+        ``use_ema`` loads the EMA weights that an ``EMAHook`` stored (``state_dict_ema``).
+        """
         from ..utils.checkpoint import load_state_dict, read_checkpoint
         checkpoint = read_checkpoint(path)
-        load_state_dict(self.model, checkpoint['state_dict'], strict=strict, logger=self.logger)
-        self.logger.info(f'loaded weights from {path}')
+        key = 'state_dict_ema' if use_ema else 'state_dict'
+        if key not in checkpoint:
+            raise KeyError(f'{path} has no {key} (EMA weights exist only when training ran with an EMAHook)')
+        load_state_dict(self.model, checkpoint[key], strict=strict, logger=self.logger)
+        self.logger.info(f'loaded {"EMA " if use_ema else ""}weights from {path}')
         return checkpoint
 
     def resume(self, path):

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Multi-process data-parallel training with MPI: tools/dist_train.sh CONFIG NUM_PROCESSES [train.py options]
+# The config's batch_size is per process (total batch = batch_size x NUM_PROCESSES).
+set -euo pipefail
+if [ "$#" -lt 2 ]; then
+    echo "usage: $0 CONFIG NUM_PROCESSES [tools/train.py options ...]" >&2
+    exit 2
+fi
+CONFIG=$1
+NPROC=$2
+shift 2
+HERE=$(cd "$(dirname "$0")" && pwd)
+MPI_OPTS=()
+if [ "$(id -u)" = "0" ]; then
+    MPI_OPTS+=(--allow-run-as-root)
+fi
+# Every process would otherwise start one OpenMP thread per core.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / NPROC > 0 ? $(nproc) / NPROC : 1 ))}
+exec mpirun "${MPI_OPTS[@]}" -np "$NPROC" -x OMP_NUM_THREADS -x PYTHONPATH \
+    python "$HERE/train.py" "$CONFIG" "$@"

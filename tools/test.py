@@ -1,0 +1,86 @@
+"""Evaluate a trained segmentor and write its predictions.
+
+    python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta] [--use-ema]
+                         [--work-dir DIR] [--cfg-options k=v ...] [--device auto|cpu|cuda]
+    python tools/test.py CONFIG CHECKPOINT --format-only --out results.json
+
+Prints the per-class IoU/Acc table and aAcc/mIoU/mAcc/fwIoU. --out writes label
+PNGs (class index per pixel), --show-dir colour overlays on the RGB images,
+--format-only COCO-style run-length encoded masks (one record per image and
+class) without computing metrics. --tta averages the scales and flips of the
+config's tta_cfg. Works under mpirun like tools/train.py.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from train import DEVICE_CHOICES, default_work_dir, select_device  # noqa: E402  (tools/train.py)
+
+
+def parse_args(argv=None):
+    from dformer_seg.config import DictAction
+
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
+    parser.add_argument('--out', help='folder for label PNGs; with --format-only, the results .json file')
+    parser.add_argument('--show-dir', help='folder for colour overlays of the predictions')
+    parser.add_argument('--opacity', type=float, default=0.5, help='overlay opacity (0..1)')
+    parser.add_argument('--format-only', action='store_true',
+                        help='only export predictions as RLE records to --out (no labels needed)')
+    parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
+    parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
+    parser.add_argument('--work-dir', help='where the log goes (default: work_dirs/<config name>)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.test_cfg.mode=slide')
+    parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    args = parser.parse_args(argv)
+    if args.format_only and not (args.out and args.out.endswith('.json')):
+        parser.error('--format-only needs --out FILE.json')
+    return args
+
+
+def main(argv=None):
+    select_device(argv)
+    args = parse_args(argv)
+
+    from dformer_seg.config import Config
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    if 'test_dataloader' not in cfg:
+        raise KeyError(f'{args.config} has no test_dataloader')
+    cfg.model.pretrained = None  # the checkpoint holds every weight; no ImageNet file is read
+    if args.tta:
+        if not cfg.get('tta_cfg'):
+            raise KeyError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, aug=cfg.tta_cfg)
+    if args.format_only:
+        cfg.test_evaluator = None
+    outputs = dict(json_file=args.out) if args.format_only else dict(out_dir=args.out)
+    if args.show_dir:
+        outputs['show_dir'] = args.show_dir
+    if any(outputs.values()):
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='SegOutputHook', opacity=args.opacity, **{k: v for k, v in outputs.items() if v})]
+    # Training-only parts are not needed; a test never writes checkpoints.
+    cfg.default_hooks = {k: v for k, v in (cfg.get('default_hooks') or {}).items()
+                         if v is not None and v.get('type') in ('TextLoggerHook', 'EMAHook')}
+
+    from dformer_seg.runtime import use_device
+    use_device(args.device or cfg.get('device') or 'auto')
+    from dformer_seg import datasets, models  # noqa: F401  (register their classes)
+    from dformer_seg.engine import Runner
+
+    runner = Runner.from_cfg(cfg)
+    checkpoint = runner.load_checkpoint(args.checkpoint, strict=True, use_ema=args.use_ema)
+    trained_on = checkpoint['meta'].get('CLASSES')
+    classes = runner.test_loop.evaluator.class_names if runner.test_loop.evaluator else None
+    if trained_on and classes and list(trained_on) != list(classes):
+        runner.logger.warning(f'the checkpoint was trained on classes {trained_on}, the test set has {classes}')
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

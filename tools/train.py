@@ -1,0 +1,72 @@
+"""Train a segmentor.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--load-from CKPT]
+                                 [--cfg-options k=v ...] [--seed N] [--device auto|cpu|cuda]
+    mpirun -np N python tools/train.py CONFIG ...      (or: tools/dist_train.sh CONFIG N)
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+DEVICE_CHOICES = ('auto', 'cpu', 'cuda')
+
+
+def select_device(argv=None):
+    """Read --device and hand it to the runtime *before* dformer_seg (and so Jittor) is imported:
+    importing the package prepares Jittor for the device in $DFORMER_SEG_DEVICE."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument('--device', choices=DEVICE_CHOICES)
+    device = early.parse_known_args(argv)[0].device
+    if device:
+        os.environ['DFORMER_SEG_DEVICE'] = device
+    return device
+
+
+def parse_args(argv=None):
+    from dformer_seg.config import DictAction
+
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
+                        help='continue training: from CKPT, or without a value from work_dir/last_checkpoint')
+    parser.add_argument('--load-from', help='start from these weights (no optimizer state, iteration 0)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. train_loop.max_epochs=10 seed=0')
+    parser.add_argument('--seed', type=int, help='random seed (default: the config, else random)')
+    parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    return parser.parse_args(argv)
+
+
+def default_work_dir(config_path):
+    return os.path.join('work_dirs', os.path.splitext(os.path.basename(config_path))[0])
+
+
+def main(argv=None):
+    select_device(argv)
+    args = parse_args(argv)
+
+    from dformer_seg.config import Config
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    if args.resume is not None:
+        cfg.resume = args.resume
+    if args.load_from:
+        cfg.load_from = args.load_from
+    if args.seed is not None:
+        cfg.seed = args.seed
+
+    from dformer_seg.runtime import use_device
+    use_device(args.device or cfg.get('device') or 'auto')
+    from dformer_seg import datasets, models  # noqa: F401  (register their classes)
+    from dformer_seg.engine import Runner
+
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
