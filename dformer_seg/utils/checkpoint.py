@@ -236,6 +236,12 @@ def _to_numpy(value):
     raise TypeError(f'cannot store a {type(value).__name__} in a state dict; expected numpy arrays or jt.Var')
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path, state_dict, meta=None, **extra):
     """Write a native checkpoint atomically: a crash while writing leaves any old file intact."""
     payload = {'state_dict': {k: _to_numpy(v) for k, v in state_dict.items()}, 'meta': dict(meta or {})}
@@ -248,6 +254,7 @@ def save_checkpoint(path, state_dict, meta=None, **extra):
             pickle.dump(payload, f, protocol=4)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes the file private (0600)
         os.replace(tmp_path, path)
     except BaseException:
         if os.path.exists(tmp_path):
