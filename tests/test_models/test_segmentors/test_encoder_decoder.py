@@ -211,3 +211,27 @@ def test_pretrained_backbone_is_loaded(tmp_path, caplog):
 
 def test_is_registered():
     assert SEGMENTORS.get('RGBDEncoderDecoder') is RGBDEncoderDecoder
+
+
+def test_real_heads_loss_keys_and_official_aux_weighting():
+    """DFormer + LightHamHead + FCNHead auxiliary (official aux design: FCN on stage 3, weight = aux rate)."""
+    from dformer_seg.models.losses import cross_entropy
+    model = SEGMENTORS.build(dict(
+        type='RGBDEncoderDecoder',
+        backbone=dict(type='DFormer', dims=[16, 32, 64, 128], mlp_ratios=[8, 8, 4, 4], depths=[1, 1, 1, 1],
+                      num_heads=[1, 2, 4, 8], windows=[0, 7, 7, 7]),
+        decode_head=dict(type='LightHamHead', in_channels=[32, 64, 128], in_index=[1, 2, 3], channels=16,
+                         ham_channels=32, num_classes=NUM_CLASSES, nmf_seed=0),
+        auxiliary_head=dict(type='FCNHead', in_channels=64, in_index=2, num_classes=NUM_CLASSES,
+                            loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4))))
+    model.eval()  # deterministic: no dropout / drop path
+    img, depth = inputs(h=32, w=40, batch=1)
+    gt_np = np.random.default_rng(2).integers(0, NUM_CLASSES, (1, 32, 40)).astype(np.int32)
+    gt_np[0, :4] = 255
+    gt = jt.array(gt_np)
+    losses = model(dict(img=img, depth=depth, gt_seg=gt), mode='loss')
+    assert sorted(losses) == ['aux.acc_seg', 'aux.loss_ce', 'decode.acc_seg', 'decode.loss_ce']
+    aux_logits = resize(model.auxiliary_head(model.extract_feat(img, depth)), size=(32, 40))
+    expected = 0.4 * cross_entropy(aux_logits, gt, ignore_index=255).item()
+    np.testing.assert_allclose(losses['aux.loss_ce'].item(), expected, rtol=1e-5)
+    assert 0.0 <= losses['decode.acc_seg'].item() <= 100.0
