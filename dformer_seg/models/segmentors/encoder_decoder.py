@@ -28,6 +28,9 @@ def _pair(value, name):
 
 def _check_test_cfg(test_cfg):
     cfg = dict(test_cfg or {})
+    unknown = set(cfg) - {'mode', 'crop_size', 'stride', 'aug'}
+    if unknown:
+        raise ValueError(f'unknown keys in test_cfg: {sorted(unknown)}; use mode, crop_size, stride, aug')
     cfg.setdefault('mode', 'whole')
     if cfg['mode'] not in TEST_MODES:
         raise ValueError(f"test_cfg.mode must be one of {TEST_MODES}, got {cfg['mode']!r}")

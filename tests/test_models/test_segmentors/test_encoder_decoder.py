@@ -141,6 +141,10 @@ def test_slide_rejects_incomplete_cfg():
         build(dict(mode='slide', stride=(4, 4)))
     with pytest.raises(ValueError, match="mode must be one of"):
         build(dict(mode='sliding'))
+    with pytest.raises(ValueError, match=r"unknown keys in test_cfg: \['crop'\]"):
+        build(dict(mode='slide', crop=(4, 4), crop_size=(4, 4), stride=(2, 2)))
+    with pytest.raises(ValueError, match='positive'):
+        build(dict(mode='slide', crop_size=(4, 0), stride=(2, 2)))
     with pytest.raises(ValueError, match='unknown keys in test_cfg.aug'):
         build(dict(mode='whole', aug=dict(scales=[1.0], flips=True)))
 
