@@ -1,5 +1,4 @@
 """RGB-D encoder-decoder segmentor: backbone(img, depth) -> decode head (+ auxiliary head)."""
-import copy
 import logging
 import math
 

@@ -239,3 +239,15 @@ def test_real_heads_loss_keys_and_official_aux_weighting():
     expected = 0.4 * cross_entropy(aux_logits, gt, ignore_index=255).item()
     np.testing.assert_allclose(losses['aux.loss_ce'].item(), expected, rtol=1e-5)
     assert 0.0 <= losses['decode.acc_seg'].item() <= 100.0
+
+
+def test_init_cfg_loads_a_whole_segmentor(tmp_path):
+    source = build(auxiliary=True)
+    weights = {k: v.numpy() + 1.0 for k, v in source.state_dict().items()}
+    path = str(tmp_path / 'other_dataset.pkl')
+    save_checkpoint(path, weights)
+    model = build(init_cfg=dict(type='Pretrained', checkpoint=path))  # no auxiliary head: its keys are skipped
+    np.testing.assert_array_equal(model.decode_head.conv_seg.bias.numpy(), weights['decode_head.conv_seg.bias'])
+    np.testing.assert_array_equal(model.backbone.depth.weight.numpy(), weights['backbone.depth.weight'])
+    with pytest.raises(ValueError, match="init_cfg must be dict\\(type='Pretrained'"):
+        build(init_cfg=dict(type='Kaiming'))
