@@ -60,9 +60,13 @@ def test_load_depth_8bit_rgba_and_16bit(tmp_path):
     gray = np.arange(24, dtype=np.uint8).reshape(4, 6) * 10
     path8 = str(tmp_path / 'd8.png')
     cv2.imwrite(path8, gray)
-    depth = LoadDepthFromFile(channels=3)(dict(depth_path=path8))['depth']
-    assert depth.shape == (4, 6, 3) and depth.dtype == np.uint8
-    np.testing.assert_array_equal(depth[:, :, 2], gray)
+    results = LoadDepthFromFile(channels=3)(dict(depth_path=path8))
+    depth = results['depth']
+    assert depth.shape == (4, 6, 1) and depth.dtype == np.uint8 and results['depth_channels'] == 3
+    np.testing.assert_array_equal(depth[:, :, 0], gray)
+    results['img'] = np.zeros((4, 6, 3), np.uint8)
+    packed = PackSegInputs()(results)['depth']
+    assert packed.shape == (3, 4, 6) and (packed == gray).all()  # repeated to the channels the model wants
     # The released depth PNGs were written by plt.imsave: 4-channel grey RGBA.
     rgba = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
     path_rgba = str(tmp_path / 'rgba.png')

@@ -19,7 +19,7 @@ def test_nyu_layout_loads_with_shifted_labels(nyu_root):
     raw = cv2.imread(os.path.join(nyu_root, 'Label', '0001.png'), cv2.IMREAD_UNCHANGED)
     expected = np.where(raw == 0, 255, raw.astype(np.int32) - 1)
     np.testing.assert_array_equal(results['gt_seg'], expected)
-    assert results['img'].shape == (24, 32, 3) and results['depth'].shape == (24, 32, 3)
+    assert results['img'].shape == (24, 32, 3) and results['depth'].shape == (24, 32, 1)  # repeated when packed
     assert results['img_path'].endswith(os.path.join('RGB', '0001.jpg'))
     assert results['sample_idx'] == 1
     assert len(NYUDepthV2Dataset(nyu_root, split='test')) == 2

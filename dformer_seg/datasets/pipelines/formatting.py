@@ -34,7 +34,11 @@ class PackSegInputs(BaseTransform):
     def transform(self, results):
         packed = {'img': _to_chw_float32(results['img'])}
         if 'depth' in results:
-            packed['depth'] = _to_chw_float32(results['depth'])
+            depth = _to_chw_float32(results['depth'])
+            channels = results.get('depth_channels', depth.shape[0])
+            if depth.shape[0] == 1 and channels > 1:
+                depth = np.repeat(depth, channels, axis=0)
+            packed['depth'] = depth
         if 'gt_seg' in results:
             packed['gt_seg'] = np.ascontiguousarray(results['gt_seg'], dtype=np.int32)
         packed['img_metas'] = {key: _plain(results.get(key)) for key in self.meta_keys}

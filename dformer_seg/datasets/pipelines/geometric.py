@@ -181,9 +181,10 @@ class RandomFlip(BaseTransform):
     def transform(self, results):
         flip = bool(current_rng().random() < self.prob)
         if flip:
-            axis = 1 if self.direction == 'horizontal' else 0
+            code = 1 if self.direction == 'horizontal' else 0
             for key in results.get('img_fields', []) + results.get('seg_fields', []):
-                results[key] = np.ascontiguousarray(np.flip(results[key], axis=axis))
+                array = results[key]
+                results[key] = cv2.flip(array, code).reshape(array.shape)
         results['flip'] = flip
         results['flip_direction'] = self.direction if flip else None
         return results

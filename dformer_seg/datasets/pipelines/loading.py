@@ -72,7 +72,8 @@ class LoadDepthFromFile(BaseTransform):
     * ``color_type='color'`` reads a 3-channel second modality (HHA, a
       colour-mapped thermal image, ...) in ``color_order``.
 
-    The grayscale map is repeated to ``channels`` (the official code feeds 3).
+    A grayscale map stays one channel through the pipeline (cheaper) and
+    PackSegInputs repeats it to ``channels`` (the official code feeds 3).
     """
 
     def __init__(self, channels=3, color_type='grayscale', color_order='rgb',
@@ -104,8 +105,7 @@ class LoadDepthFromFile(BaseTransform):
     def transform(self, results):
         path = results['depth_path']
         if self.color_type == 'grayscale':
-            depth = self._to_0_255(read_image_file(path, READ_GRAYSCALE_ANY_DEPTH, 'depth'), path)
-            depth = np.repeat(depth[:, :, None], self.channels, axis=2)
+            depth = self._to_0_255(read_image_file(path, READ_GRAYSCALE_ANY_DEPTH, 'depth'), path)[:, :, None]
         else:
             depth = read_image_file(path, READ_COLOR | cv2.IMREAD_ANYDEPTH, 'depth')
             if self.color_order == 'rgb':
@@ -113,6 +113,7 @@ class LoadDepthFromFile(BaseTransform):
             depth = self._to_0_255(depth, path)
         _check_same_size(results, depth, path, 'depth')
         results['depth'] = depth
+        results['depth_channels'] = self.channels
         add_field(results, 'img_fields', 'depth')
         return results
 
@@ -140,7 +141,7 @@ class LoadAnnotations(BaseTransform):
                                           and np.array_equal(raw[:, :, 0], raw[:, :, 2])):
                 raise DataError(f'label file {path} is a colour image; labels must be single-channel '
                                 f'images of class ids')
-            raw = raw[:, :, 0]
+            raw = np.ascontiguousarray(raw[:, :, 0])
         if raw.dtype not in (np.uint8, np.uint16):
             raise DataError(f'label file {path} has pixel type {raw.dtype}; labels must be 8-bit or '
                             f'16-bit images of class ids')
@@ -158,21 +159,29 @@ class LoadAnnotations(BaseTransform):
         ignore_index = int(results.get('ignore_index', 255))
         num_classes = results.get('num_classes')
 
-        label = raw.astype(np.int32)
+        # A lookup table over every possible raw value maps and validates in one pass.
+        lut = np.arange(np.iinfo(raw.dtype).max + 1, dtype=np.int64)
         if reduce:
-            label = np.where((raw == 0) | (raw == ignore_index), ignore_index, label - 1)
+            lut = np.where((lut == 0) | (lut == ignore_index), ignore_index, lut - 1)
         if self.validate and num_classes is not None:
-            bad = (label >= num_classes) & (label != ignore_index)
-            if bad.any():
-                values = np.unique(raw[bad])
-                shown = ', '.join(str(v) for v in values[:10]) + (', ...' if len(values) > 10 else '')
+            present = np.flatnonzero(np.bincount(raw.ravel(), minlength=len(lut)))
+            bad = present[(lut[present] >= num_classes) & (lut[present] != ignore_index)]
+            if len(bad):
+                shown = ', '.join(str(v) for v in bad[:10]) + (', ...' if len(bad) > 10 else '')
+                count = int(np.isin(raw, bad).sum())
                 rule = (f'raw 1..{num_classes} for classes 0..{num_classes - 1}, 0 for void'
                         if reduce else f'0..{num_classes - 1}')
-                raise DataError(f'label file {path} has {int(bad.sum())} pixels with values ({shown}) that '
+                raise DataError(f'label file {path} has {count} pixels with values ({shown}) that '
                                 f'are neither a class nor void/ignore (expected {rule}, or {ignore_index} '
                                 f'for ignore)')
-        if 0 <= ignore_index <= 255 and label.max(initial=0) <= 255:
-            label = label.astype(np.uint8)
+        if raw.dtype == np.uint8 and 0 <= lut.min() and lut.max() <= 255:
+            label = cv2.LUT(raw, lut.astype(np.uint8))
+        else:
+            label = lut[raw]
+            if 0 <= label.min(initial=0) and label.max(initial=0) <= 255:
+                label = label.astype(np.uint8)
+            else:
+                label = label.astype(np.int32)
         results['gt_seg'] = label
         add_field(results, 'seg_fields', 'gt_seg')
         return results

@@ -70,22 +70,25 @@ def normalize_array(array, mean, std):
     """float32((x - mean) / std), computed in float64 like the official ``normalize``.
 
     ``mean``/``std`` have one value per channel in the array's stored order
-    (or a single value for all). uint8 input goes through a per-channel lookup
-    table built with the same float64 formula, which is exact and fast.
+    (or a single value for all; equal values are also accepted for a
+    single-channel array). uint8 input goes through a per-channel lookup table
+    built with the same float64 formula, which is exact and fast.
     """
     channels = array.shape[2] if array.ndim == 3 else 1
-    for values, name in ((mean, 'mean'), (std, 'std')):
-        if len(values) not in (1, channels):
-            raise ValueError(f'{name} has {len(values)} values but the array has {channels} channels')
-    mean = np.broadcast_to(mean, (channels,))
-    std = np.broadcast_to(std, (channels,))
+    mean, std = (_fit_channels(v, channels, name) for v, name in ((mean, 'mean'), (std, 'std')))
     if array.dtype == np.uint8:
-        levels = np.arange(256, dtype=np.float64)
-        tables = [((levels - m) / s).astype(np.float32) for m, s in zip(mean, std)]
-        if array.ndim == 2:
-            return tables[0][array]
-        return np.stack([tables[c][array[:, :, c]] for c in range(channels)], axis=2)
+        table = ((np.arange(256, dtype=np.float64)[:, None] - mean) / std).astype(np.float32)
+        out = cv2.LUT(array, table.reshape(256, 1, channels))
+        return out.reshape(array.shape)
     return ((array.astype(np.float64) - mean) / std).astype(np.float32)
+
+
+def _fit_channels(values, channels, name):
+    if len(values) == channels:
+        return values
+    if len(values) == 1 or (channels == 1 and np.all(values == values[0])):
+        return np.full(channels, values[0])
+    raise ValueError(f'{name} has {len(values)} values but the array has {channels} channel(s)')
 
 
 @PIPELINES.register_module()
