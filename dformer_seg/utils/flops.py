@@ -659,6 +659,19 @@ def count_flops(model, *inputs, convention='thop', forward=None, eval_mode=True)
     return profile_flops(model, *inputs, forward=forward, eval_mode=eval_mode).flops(convention)
 
 
+def flops_by_module(report, depth=1):
+    """``{module path prefix: (thop, full)}``: each count summed over the modules under a path
+    truncated to ``depth`` components (``'(model)'`` for ops the top-level module runs itself)."""
+    if depth < 1:
+        raise ValueError(f'depth must be at least 1, got {depth}')
+    grouped = defaultdict(lambda: [0, 0])
+    for index, per_module in enumerate((report.thop_by_module, report.full_by_module)):
+        for path, flops in per_module.items():
+            prefix = '.'.join(path.split('.')[:depth]) if path else '(model)'
+            grouped[prefix][index] += flops
+    return {k: tuple(v) for k, v in sorted(grouped.items(), key=lambda item: -item[1][1])}
+
+
 def format_report(report, top=8):
     """Human-readable summary: params, both FLOP counts and the largest contributors."""
     lines = [
