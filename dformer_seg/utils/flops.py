@@ -636,8 +636,6 @@ def profile_flops(model, *inputs, forward=None, eval_mode=True):
     no kernel runs.
     """
     if forward is None:
-        if not inputs:
-            raise ValueError('profile_flops needs model inputs or a forward callable')
         forward = model
     trainability = parameter_trainability(model)
     was_training = model.is_training()
