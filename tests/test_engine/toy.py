@@ -17,10 +17,10 @@ PALETTE = [[0, 0, 0], [255, 0, 0]]
 
 @SEGMENTORS.register_module(force=True)
 class ToySegmentor(nn.Module):
-    def __init__(self, num_classes=2, channels=4):
+    def __init__(self, num_classes=2, channels=4, norm=True):
         super().__init__()
         self.conv = nn.Conv2d(4, channels, 3, padding=1)
-        self.norm = nn.BatchNorm2d(channels)
+        self.norm = nn.BatchNorm2d(channels) if norm else nn.Identity()
         self.cls = nn.Conv2d(channels, num_classes, 1)
 
     def encode_decode(self, img, depth):

@@ -1,4 +1,5 @@
 from .checkpoint_hook import CheckpointHook
+from .depth_input_hook import DepthInputHook
 from .ema_hook import EMAHook
 from .hook import HOOK_POINTS, PRIORITIES, Hook, get_priority
 from .invalid_loss_hook import CheckInvalidLossHook
@@ -7,5 +8,5 @@ from .logger_hook import TextLoggerHook
 from .param_scheduler_hook import ParamSchedulerHook
 from .seg_output_hook import SegOutputHook
 
-__all__ = ['Hook', 'HOOK_POINTS', 'PRIORITIES', 'get_priority', 'CheckpointHook', 'CheckInvalidLossHook',
+__all__ = ['Hook', 'HOOK_POINTS', 'PRIORITIES', 'get_priority', 'CheckpointHook', 'CheckInvalidLossHook', 'DepthInputHook',
            'EMAHook', 'IterTimerHook', 'ParamSchedulerHook', 'SegOutputHook', 'TextLoggerHook']
