@@ -1,5 +1,9 @@
 """The Jittor data loader: batches, workers, epochs, per-process shards, errors."""
+import json
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +13,7 @@ import jittor as jt
 from conftest import make_sample_arrays, write_sample, write_split
 from dformer_seg.datasets import DataError, build_dataloader
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUFFER = 8 * 1024 * 1024
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -131,3 +136,36 @@ def test_bad_file_stops_with_its_name(ten_samples, num_workers):
     assert 'cannot decode depth file' in str(info.value) and '7.png' in str(info.value)
     assert 'train.txt, line 8' in str(info.value)
     loader.terminate()
+
+
+MPI_SCRIPT = '''
+import json
+import sys
+sys.path.insert(0, {repo!r})
+import dformer_seg  # noqa: F401
+import jittor as jt
+from dformer_seg.datasets import build_dataloader
+pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile', channels=1),
+            dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+dataset = dict(type='RGBDSegDataset', data_root={root!r}, split='train', classes=['a', 'b', 'c', 'd'],
+               reduce_zero_label=True, pipeline=pipeline)
+loader = build_dataloader(dict(batch_size=2, num_workers=1, shuffle=True, drop_last=True, dataset=dataset))
+ids = [[m['sample_idx'] for m in batch['img_metas']] for batch in loader]
+print('RESULT', json.dumps([jt.rank, jt.world_size, loader.seed, len(loader), ids]), flush=True)
+'''
+
+
+@pytest.mark.skipif(shutil.which('mpirun') is None, reason='mpirun (OpenMPI) is not installed')
+def test_two_mpi_processes_share_the_seed_and_split_the_data(ten_samples, tmp_path):
+    script = tmp_path / 'mpi_loader.py'
+    script.write_text(MPI_SCRIPT.format(repo=REPO, root=ten_samples))
+    env = dict(os.environ, OMP_NUM_THREADS='1', OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    result = subprocess.run(['mpirun', '-np', '2', sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    ranks = sorted(json.loads(line.split(' ', 1)[1]) for line in result.stdout.splitlines()
+                   if line.startswith('RESULT '))  # [rank, world_size, seed, batches, sample ids]
+    assert len(ranks) == 2, result.stdout + result.stderr
+    assert [r[:2] for r in ranks] == [[0, 2], [1, 2]] and ranks[0][2] == ranks[1][2]  # one shared seed
+    assert ranks[0][3] == ranks[1][3] == 2  # 10 samples, 2 per process per step, drop_last
+    seen = [sum(r[4], []) for r in ranks]
+    assert all(len(s) == 4 for s in seen) and not set(seen[0]) & set(seen[1])
