@@ -332,14 +332,15 @@ def thop_equivalents():
     from ..models.backbones import dformer, dformerv2
     from ..models.decode_heads import head_layers
     module_rules = {
-        dformerv2.LayerNorm: thop_norm,  # torch.nn.LayerNorm in the reference DFormerv2
+        # torch.nn.LayerNorm in the reference DFormerv2 (the Jittor class also subclasses nn.LayerNorm,
+        # but its count must not depend on that).
+        dformerv2.LayerNorm: thop_norm,
         head_layers.AdaptiveAvgPool2d: thop_adaptive_avg_pool,  # torch.nn.AdaptiveAvgPool2d in the heads
     }
     function_rules = [(dformer, 'adaptive_avg_pool2d', thop_adaptive_avg_pool_function)]  # nn.AdaptiveAvgPool2d
     return module_rules, function_rules
 
 
-# Functional entry points the 'full' count wraps: (namespace, names, rule factory taking the original).
 # Elementwise entry points (on jt.Var and/or the jt namespace) and the op name they are reported under.
 # Python-level helpers that are built from these (sqr, rsqrt, clamp, ...) are counted through them.
 _ELEMENTWISE = {
