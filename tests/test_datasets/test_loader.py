@@ -10,7 +10,7 @@ import pytest
 
 import dformer_seg  # noqa: F401  (before jittor)
 import jittor as jt
-from conftest import make_sample_arrays, write_sample, write_split
+from rgbd_samples import make_sample_arrays, write_sample, write_split
 from dformer_seg.datasets import DataError, build_dataloader
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -3,7 +3,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import block_label
+from rgbd_samples import block_label
 
 from dformer_seg.config import Config
 from dformer_seg.datasets import DataError, build_dataset

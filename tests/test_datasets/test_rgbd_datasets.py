@@ -3,7 +3,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import block_label, make_sample_arrays, write_sample, write_split
+from rgbd_samples import block_label, make_sample_arrays, write_sample, write_split
 
 from dformer_seg.datasets import (NYU_DEPTH_V2_CLASSES, SUNRGBD_CLASSES, DataError, NYUDepthV2Dataset,
                                   RGBDSegDataset, SUNRGBDDataset, build_dataset, label_palette, voc_colormap)
