@@ -55,6 +55,7 @@ def test_batches_and_metadata(ten_samples):
     batches = list(loader)
     assert len(loader) == len(batches) == 2  # 10 samples, 4 per batch, drop_last
     batch = batches[0]
+    assert set(batch) == {'img', 'depth', 'gt_seg', 'img_metas'}
     assert isinstance(batch['img'], jt.Var) and batch['img'].shape == [4, 3, 16, 24]
     assert batch['img'].dtype == 'float32' and batch['depth'].shape == [4, 1, 16, 24]
     assert batch['gt_seg'].dtype == 'int32' and batch['gt_seg'].shape == [4, 16, 24]
