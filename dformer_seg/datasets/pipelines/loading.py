@@ -22,15 +22,32 @@ def _check_color_order(color_order):
     return color_order
 
 
-def _check_same_size(results, array, path, what):
-    """Stop when a depth or label file does not match the RGB image it belongs to."""
+def _describe_source(path, what):
+    """'depth file x.png' for data read from a file, 'depth array' for an in-memory array."""
+    return f'{what} file {path}' if path else f'{what} array'
+
+
+def _check_same_size(results, array, source):
+    """Stop when a depth or label does not match the RGB image it belongs to."""
     if 'ori_shape' not in results:
         return
     expected = tuple(results['ori_shape'])
     if tuple(array.shape[:2]) != expected:
-        raise DataError(f'{what} file {path} is {array.shape[0]}x{array.shape[1]} (HxW) but image file '
-                        f'{results.get("img_path")} is {expected[0]}x{expected[1]}; RGB, depth and label '
-                        f'of a sample must have the same size')
+        image = _describe_source(results.get('img_path'), 'image')
+        raise DataError(f'{source} is {array.shape[0]}x{array.shape[1]} (HxW) but {image} is '
+                        f'{expected[0]}x{expected[1]}; RGB, depth and label of a sample must have the same size')
+
+
+def _given_array(results, key, what):
+    """The in-memory array placed in ``results[key]`` before loading (None when there is none)."""
+    array = results.get(key)
+    if array is None:
+        return None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f'{what} must be a numpy array or a file path, got {type(array).__name__}')
+    if array.size == 0:
+        raise DataError(f'{what} array is empty (shape {array.shape})')
+    return array
 
 
 @PIPELINES.register_module()
@@ -41,16 +58,32 @@ class LoadImageFromFile(BaseTransform):
     official DFormer checkpoints saw images as OpenCV stores them ('bgr'),
     except DFormerv2 on SUNRGBD ('rgb'). Normalize applies its mean/std in
     this stored order.
+
+    In-memory input (e.g. from ``inference_model``): when ``results['img']``
+    already holds an HxWx3 uint8 array, it is used instead of a file;
+    ``results['img_color_order']`` ('bgr' | 'rgb', default ``color_order``)
+    says which order it is in, and it is converted to ``color_order``.
     """
 
     def __init__(self, color_order='bgr', to_float32=False):
         self.color_order = _check_color_order(color_order)
         self.to_float32 = to_float32
 
+    def _from_array(self, array, source_order):
+        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+            raise DataError(f'image array must be HxWx3 uint8, got shape {array.shape} and type {array.dtype}')
+        if _check_color_order(source_order) != self.color_order:
+            return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)  # the same swap in both directions
+        return array.copy()  # later transforms must never write into the caller's array
+
     def transform(self, results):
-        img = read_image_file(results['img_path'], READ_COLOR, 'image')
-        if self.color_order == 'rgb':
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        given = _given_array(results, 'img', 'image')
+        if given is not None:
+            img = self._from_array(given, results.get('img_color_order') or self.color_order)
+        else:
+            img = read_image_file(results['img_path'], READ_COLOR, 'image')
+            if self.color_order == 'rgb':
+                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         if self.to_float32:
             img = img.astype(np.float32)
         shape = tuple(img.shape[:2])
@@ -74,6 +107,10 @@ class LoadDepthFromFile(BaseTransform):
 
     A grayscale map stays one channel through the pipeline (cheaper) and
     PackSegInputs repeats it to ``channels`` (the official code feeds 3).
+
+    In-memory input: an array already in ``results['depth']`` (HxW or HxWx1
+    for grayscale, HxWx3 in ``color_order`` for 'color'; uint8 or uint16) is
+    used instead of a file and scaled exactly like a file of that type.
     """
 
     def __init__(self, channels=3, color_type='grayscale', color_order='rgb',
@@ -92,26 +129,43 @@ class LoadDepthFromFile(BaseTransform):
         self.color_order = _check_color_order(color_order)
         self.raw_depth_range = (low, high)
 
-    def _to_0_255(self, raw, path):
+    def _to_0_255(self, raw, source):
         if raw.dtype == np.uint8:
             return raw
         if raw.dtype == np.uint16:
             low, high = self.raw_depth_range
             scaled = (raw.astype(np.float32) - low) * np.float32(255.0 / (high - low))
             return np.clip(scaled, 0.0, 255.0)
-        raise DataError(f'depth file {path} has pixel type {raw.dtype}; only 8-bit and 16-bit images '
+        raise DataError(f'{source} has pixel type {raw.dtype}; only 8-bit and 16-bit images '
                         f'are supported (save depth as an 8-bit or 16-bit PNG)')
 
-    def transform(self, results):
-        path = results['depth_path']
+    def _from_array(self, array):
         if self.color_type == 'grayscale':
-            depth = self._to_0_255(read_image_file(path, READ_GRAYSCALE_ANY_DEPTH, 'depth'), path)[:, :, None]
+            if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1)):
+                raise DataError(f'depth array must be HxW or HxWx1 for color_type="grayscale", got shape '
+                                f'{array.shape}')
+            return self._to_0_255(array.reshape(array.shape[:2]), 'depth array')[:, :, None].copy()
+        if array.ndim != 3 or array.shape[2] != 3:
+            raise DataError(f'depth array must be HxWx3 for color_type="color", got shape {array.shape}')
+        return self._to_0_255(array, 'depth array').copy()
+
+    def _from_file(self, path):
+        source = _describe_source(path, 'depth')
+        if self.color_type == 'grayscale':
+            return self._to_0_255(read_image_file(path, READ_GRAYSCALE_ANY_DEPTH, 'depth'), source)[:, :, None]
+        depth = read_image_file(path, READ_COLOR | cv2.IMREAD_ANYDEPTH, 'depth')
+        if self.color_order == 'rgb':
+            depth = cv2.cvtColor(depth, cv2.COLOR_BGR2RGB)
+        return self._to_0_255(depth, source)
+
+    def transform(self, results):
+        given = _given_array(results, 'depth', 'depth')
+        if given is not None:
+            depth, source = self._from_array(given), 'depth array'
         else:
-            depth = read_image_file(path, READ_COLOR | cv2.IMREAD_ANYDEPTH, 'depth')
-            if self.color_order == 'rgb':
-                depth = cv2.cvtColor(depth, cv2.COLOR_BGR2RGB)
-            depth = self._to_0_255(depth, path)
-        _check_same_size(results, depth, path, 'depth')
+            path = results['depth_path']
+            depth, source = self._from_file(path), _describe_source(path, 'depth')
+        _check_same_size(results, depth, source)
         results['depth'] = depth
         results['depth_channels'] = self.channels
         add_field(results, 'img_fields', 'depth')
@@ -153,7 +207,7 @@ class LoadAnnotations(BaseTransform):
             raise DataError(f'no label file for image {results.get("img_path")}: the data set has no '
                             f'annotation folder, so LoadAnnotations cannot be used in its pipeline')
         raw = self._read(path)
-        _check_same_size(results, raw, path, 'label')
+        _check_same_size(results, raw, _describe_source(path, 'label'))
         reduce = results.get('reduce_zero_label', False) if self.reduce_zero_label is None \
             else self.reduce_zero_label
         ignore_index = int(results.get('ignore_index', 255))

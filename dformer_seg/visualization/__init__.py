@@ -1,0 +1,5 @@
+"""Colour label maps and draw them over images (no Jittor needed)."""
+from .drawing import draw_legend, overlay_label_map, show_result
+from .palette import check_palette, colorize, default_palette
+
+__all__ = ['check_palette', 'colorize', 'default_palette', 'draw_legend', 'overlay_label_map', 'show_result']
