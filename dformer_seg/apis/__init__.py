@@ -1,3 +1,3 @@
-from .inference import init_model
+from .inference import SegResult, enable_tta, inference_model, inference_pipeline_config, init_model
 
-__all__ = ['init_model']
+__all__ = ['SegResult', 'enable_tta', 'inference_model', 'inference_pipeline_config', 'init_model']

@@ -1,10 +1,19 @@
-"""Build a segmentor from a config and load its trained weights."""
+"""Build a segmentor from a config and load its trained weights; segment RGB-D images with it."""
 import copy
 import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import jittor as jt
+import numpy as np
 
 from .. import datasets as _datasets, models as _models  # noqa: F401  (register their classes)
 from ..config import Config
+from ..datasets.collate import collate_samples
+from ..datasets.errors import DataError
 from ..datasets.metainfo import label_palette
+from ..datasets.pipelines import Compose
 from ..registry import DATASETS, SEGMENTORS
 from ..runtime import use_device
 from ..utils.checkpoint import load_state_dict, read_checkpoint
@@ -77,3 +86,131 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     model.cfg = config
     model.eval()
     return model
+
+
+# ---------------------------------------------------------------------- inference
+# Transforms that read labels: inference has none.
+LABEL_TRANSFORMS = ('LoadAnnotations',)
+
+
+@dataclass
+class SegResult:
+    """The segmentation of one RGB-D pair.
+
+    ``label_map``: (H, W) int64 class ids at the image's original size.
+    ``scores``: (C, H, W) float32 class probabilities at that size (None unless asked for).
+    ``img_path`` / ``depth_path``: the input files (None for arrays).
+    """
+    label_map: np.ndarray
+    scores: Optional[np.ndarray] = None
+    img_path: Optional[str] = None
+    depth_path: Optional[str] = None
+
+
+def _dataset_pipeline(plain_cfg, loader_key):
+    loader = plain_cfg.get(loader_key)
+    dataset = loader.get('dataset') if isinstance(loader, dict) else None
+    return dataset.get('pipeline') if isinstance(dataset, dict) else None
+
+
+def inference_pipeline_config(cfg):
+    """The transform list of the config's test data: ``test_dataloader.dataset.pipeline``, else
+    ``test_pipeline``, else ``val_dataloader.dataset.pipeline``; label loading is left out."""
+    plain = cfg.to_dict()
+    candidates = (_dataset_pipeline(plain, 'test_dataloader'), plain.get('test_pipeline'),
+                  _dataset_pipeline(plain, 'val_dataloader'))
+    pipeline = next((p for p in candidates if p), None)
+    if pipeline is None:
+        raise KeyError(f'config {cfg.filename} has no test pipeline (test_dataloader.dataset.pipeline, '
+                       f'test_pipeline or val_dataloader.dataset.pipeline)')
+    return [dict(t) for t in pipeline if not (isinstance(t, dict) and t.get('type') in LABEL_TRANSFORMS)]
+
+
+def enable_tta(model, tta_cfg=None):
+    """Switch ``model`` to multi-scale (+ flip) test-time augmentation: ``tta_cfg``
+    (``dict(scales=[...], flip=True, size_divisor=None)``), by default the config's ``tta_cfg``."""
+    if tta_cfg is None:
+        cfg = getattr(model, 'cfg', None)
+        tta_cfg = cfg.get('tta_cfg') if cfg is not None else None
+        if not tta_cfg:
+            raise KeyError('no tta_cfg: pass one, or set tta_cfg = dict(scales=[0.75, 1.0, 1.25], flip=True) '
+                           'in the config')
+    tta_cfg = tta_cfg.to_dict() if hasattr(tta_cfg, 'to_dict') else dict(tta_cfg)
+    model.set_test_cfg(dict(model.test_cfg, aug=tta_cfg))
+    return model
+
+
+def _as_list(value, what):
+    if isinstance(value, (list, tuple)):
+        return list(value), True
+    if value is None or isinstance(value, (str, os.PathLike, np.ndarray)):
+        return [value], False
+    raise TypeError(f'{what} must be a file path, a numpy array or a list of them, got {type(value).__name__}')
+
+
+def _start_results(index, rgb, depth, color_order):
+    results = dict(img_path=None, depth_path=None, seg_map_path=None, sample_idx=index, img_fields=[],
+                   seg_fields=[])
+    if isinstance(rgb, np.ndarray):
+        results['img'] = rgb
+        if color_order is not None:
+            results['img_color_order'] = color_order
+    else:
+        results['img_path'] = os.fspath(rgb)
+    if isinstance(depth, np.ndarray):
+        results['depth'] = depth
+    else:
+        results['depth_path'] = os.fspath(depth)
+    return results
+
+
+def inference_model(model, rgb, depth, return_scores=False, color_order=None):
+    """Segment RGB-D images with the test pipeline and inference mode of ``model.cfg``.
+
+    Args:
+        model: a segmentor from :func:`init_model` (it needs ``model.cfg``); it is put in eval mode.
+        rgb: an image file path, an HxWx3 uint8 array, or a list of them.
+        depth: the matching depth (same kinds, same count): 8-bit, or 16-bit scaled by the
+            config's ``LoadDepthFromFile.raw_depth_range``; an array is HxW uint8/uint16.
+        return_scores: also return the class probabilities.
+        color_order: channel order of RGB arrays ('bgr' | 'rgb'); None: the order the config's
+            ``LoadImageFromFile`` uses (its ``color_order``). Files are always decoded correctly.
+
+    The inference mode is ``model.test_cfg``: whole image, sliding window, or
+    test-time augmentation (see :func:`enable_tta`). Images are run one at a time.
+
+    Returns a :class:`SegResult` for a single pair, a list of them for lists.
+    """
+    cfg = getattr(model, 'cfg', None)
+    if cfg is None:
+        raise AttributeError('the model has no .cfg: build it with dformer_seg.apis.init_model(config, checkpoint)')
+    if color_order not in (None, 'bgr', 'rgb'):
+        raise ValueError(f"color_order must be None, 'bgr' or 'rgb', got {color_order!r}")
+    rgb_list, batched = _as_list(rgb, 'rgb')
+    depth_list, _ = _as_list(depth, 'depth')
+    if any(d is None for d in depth_list):
+        raise ValueError('inference_model needs a depth map for every RGB image (got None)')
+    if len(rgb_list) != len(depth_list):
+        raise ValueError(f'{len(rgb_list)} RGB images but {len(depth_list)} depth maps')
+
+    pipeline = Compose(inference_pipeline_config(cfg))
+    model.eval()
+    results = []
+    for index, (one_rgb, one_depth) in enumerate(zip(rgb_list, depth_list)):
+        try:
+            packed = pipeline(_start_results(index, one_rgb, one_depth, color_order))
+        except DataError as exc:
+            where = f' (input {index} of {len(rgb_list)})' if batched else ''
+            raise DataError(f'{exc}{where}') from None
+        missing = [key for key in ('img', 'depth') if key not in packed]
+        if missing:
+            raise KeyError(f'the test pipeline of {cfg.filename} produced no {missing}: it must load the image '
+                           f'and the depth and end with PackSegInputs')
+        batch = collate_samples([packed])
+        scores = model.inference(jt.array(batch['img']), jt.array(batch['depth']), batch['img_metas'])[0]
+        meta = batch['img_metas'][0]
+        results.append(SegResult(
+            label_map=np.asarray(scores.argmax(dim=0)[0].numpy(), dtype=np.int64),
+            scores=scores.numpy().astype(np.float32) if return_scores else None,
+            img_path=meta.get('img_path'), depth_path=meta.get('depth_path')))
+    return results if batched else results[0]

@@ -1,0 +1,172 @@
+"""Segment your own RGB-D images with a trained model.
+
+    python tools/infer.py CONFIG CHECKPOINT --rgb PATH_OR_DIR --depth PATH_OR_DIR --out DIR
+                          [--overlay] [--legend] [--opacity 0.5] [--tta] [--save-scores]
+                          [--cfg-options k=v ...] [--device auto|cpu|cuda]
+
+--rgb/--depth are one image file each, or two folders whose files are paired by
+file name stem (``RGB/0001.jpg`` with ``Depth/0001.png``); files without a
+partner are listed and skipped. Depth is read as the config's test pipeline says
+(8-bit PNGs as released with NYUDepthv2/SUNRGBD, or 16-bit raw depth scaled by
+``raw_depth_range``). Writes, per pair named after the RGB file stem:
+
+    DIR/labels/<stem>.png      class index per pixel, at the RGB image's size
+    DIR/overlays/<stem>.png    (--overlay) class colours blended over the RGB image
+    DIR/scores/<stem>.npy      (--save-scores) float32 class probabilities, (C, H, W)
+
+A pair that cannot be read (missing or corrupt file, depth and RGB of
+different sizes) is reported and skipped; the exit status is 1 when any pair
+failed.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from train import DEVICE_CHOICES, select_device  # noqa: E402  (tools/train.py)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+
+
+class InputError(Exception):
+    """The --rgb/--depth arguments do not name usable files."""
+
+
+def parse_args(argv=None):
+    from dformer_seg.config import DictAction
+
+    parser = argparse.ArgumentParser(description='Segment RGB-D images (a pair of files or two folders)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
+    parser.add_argument('--rgb', required=True, help='an RGB image file or a folder of them')
+    parser.add_argument('--depth', required=True, help='the depth file, or the folder of depth files')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--overlay', action='store_true', help='also write colour overlays (DIR/overlays)')
+    parser.add_argument('--legend', action='store_true', help='add a legend of the classes present to overlays')
+    parser.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in 0..1 (default 0.5)')
+    parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
+    parser.add_argument('--save-scores', action='store_true',
+                        help='also save the class probabilities as .npy (DIR/scores)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.test_cfg.mode=whole')
+    parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.opacity <= 1.0:
+        parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
+    if args.legend and not args.overlay:
+        parser.error('--legend draws on the overlays: add --overlay')
+    return args
+
+
+def images_by_stem(folder):
+    """``{stem: path}`` of the image files directly inside ``folder``."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        stem, ext = os.path.splitext(name)
+        if not (os.path.isfile(path) and ext.lower() in IMAGE_EXTENSIONS):
+            continue
+        if stem in found:
+            raise InputError(f'two files in {folder} have the stem {stem!r} ({os.path.basename(found[stem])}, '
+                             f'{name}): pairs are matched by stem, so keep one of them')
+        found[stem] = path
+    return found
+
+
+def find_pairs(rgb, depth):
+    """``(pairs, rgb_without_depth, depth_without_rgb)``: ``pairs`` is a list of
+    ``(stem, rgb_path, depth_path)`` sorted by stem; the others list unpaired files."""
+    for path, what in ((rgb, '--rgb'), (depth, '--depth')):
+        if not os.path.exists(path):
+            raise InputError(f'{what} {path} does not exist')
+    if os.path.isfile(rgb) and os.path.isfile(depth):
+        return [(os.path.splitext(os.path.basename(rgb))[0], rgb, depth)], [], []
+    if not (os.path.isdir(rgb) and os.path.isdir(depth)):
+        raise InputError(f'--rgb and --depth must both be files or both be folders (got {rgb}, {depth})')
+    rgb_files, depth_files = images_by_stem(rgb), images_by_stem(depth)
+    if not rgb_files:
+        raise InputError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in --rgb folder {rgb}')
+    pairs = [(stem, rgb_files[stem], depth_files[stem]) for stem in sorted(rgb_files) if stem in depth_files]
+    rgb_alone = [rgb_files[s] for s in sorted(rgb_files) if s not in depth_files]
+    depth_alone = [depth_files[s] for s in sorted(depth_files) if s not in rgb_files]
+    if not pairs:
+        raise InputError(f'no file in {rgb} has a depth file of the same stem in {depth} '
+                         f'(e.g. RGB/0001.jpg pairs with Depth/0001.png)')
+    return pairs, rgb_alone, depth_alone
+
+
+def report_unpaired(rgb_alone, depth_alone, write):
+    for files, problem in ((rgb_alone, 'no depth file'), (depth_alone, 'no RGB image')):
+        if files:
+            shown = ', '.join(files[:10]) + (f' and {len(files) - 10} more' if len(files) > 10 else '')
+            write(f'warning: skipped {len(files)} file(s) with {problem} of the same stem: {shown}')
+
+
+def save_outputs(result, stem, rgb_path, out_dir, model, args):
+    import numpy as np
+
+    from dformer_seg.datasets.io import write_image_file
+    from dformer_seg.visualization import show_result
+
+    label_map = result.label_map
+    dtype = np.uint8 if model.num_classes <= 256 else np.uint16
+    write_image_file(os.path.join(out_dir, 'labels', f'{stem}.png'), label_map.astype(dtype))
+    if args.overlay:
+        meta = model.dataset_meta or {}
+        show_result(rgb_path, label_map, palette=meta.get('palette'), class_names=meta.get('classes'),
+                    opacity=args.opacity, legend=args.legend,
+                    out_file=os.path.join(out_dir, 'overlays', f'{stem}.png'))
+    if args.save_scores:
+        os.makedirs(os.path.join(out_dir, 'scores'), exist_ok=True)
+        np.save(os.path.join(out_dir, 'scores', f'{stem}.npy'), result.scores)
+
+
+def run(args):
+    """Segment every pair; returns the list of ``(rgb_path, error message)`` that failed."""
+    from tqdm import tqdm
+
+    from dformer_seg.apis import enable_tta, inference_model, init_model
+    from dformer_seg.config import Config
+    from dformer_seg.datasets import DataError
+
+    pairs, rgb_alone, depth_alone = find_pairs(args.rgb, args.depth)
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    if args.tta and not cfg.get('tta_cfg'):
+        raise InputError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
+    model = init_model(cfg, args.checkpoint, device=args.device or cfg.get('device') or 'auto')
+    if args.tta:
+        enable_tta(model)
+
+    report_unpaired(rgb_alone, depth_alone, tqdm.write)
+    failures = []
+    for stem, rgb_path, depth_path in tqdm(pairs, desc='segmenting', unit='pair', file=sys.stderr):
+        try:
+            result = inference_model(model, rgb_path, depth_path, return_scores=args.save_scores)
+        except DataError as exc:
+            failures.append((rgb_path, str(exc)))
+            tqdm.write(f'error: {exc}')
+            continue
+        save_outputs(result, stem, rgb_path, args.out, model, args)
+    print(f'segmented {len(pairs) - len(failures)} of {len(pairs)} pair(s) into {args.out}'
+          + (f'; {len(failures)} failed' if failures else ''))
+    return failures
+
+
+def main(argv=None):
+    select_device(argv)
+    args = parse_args(argv)
+
+    from dformer_seg.config import ConfigError
+    from dformer_seg.utils.checkpoint import CheckpointError
+
+    try:
+        failures = run(args)
+    except (InputError, ConfigError, CheckpointError, FileNotFoundError) as exc:
+        sys.exit(f'error: {exc}')
+    if failures:
+        sys.exit(f'error: {len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))
+
+
+if __name__ == '__main__':
+    main()
