@@ -138,14 +138,17 @@ def run(args):
     if args.tta:
         enable_tta(model)
 
-    report_unpaired(rgb_alone, depth_alone, tqdm.write)
+    def warn(message):
+        tqdm.write(message, file=sys.stderr)
+
+    report_unpaired(rgb_alone, depth_alone, warn)
     failures = []
     for stem, rgb_path, depth_path in tqdm(pairs, desc='segmenting', unit='pair', file=sys.stderr):
         try:
             result = inference_model(model, rgb_path, depth_path, return_scores=args.save_scores)
         except DataError as exc:
             failures.append((rgb_path, str(exc)))
-            tqdm.write(f'error: {exc}')
+            warn(f'error: {exc}')
             continue
         save_outputs(result, stem, rgb_path, args.out, model, args)
     print(f'segmented {len(pairs) - len(failures)} of {len(pairs)} pair(s) into {args.out}'
