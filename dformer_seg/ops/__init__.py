@@ -1,0 +1,17 @@
+"""Fast CPU ops for the DFormer models, each with its gradient and a plain-Jittor fallback.
+
+Every function computes exactly what its plain Jittor formulation computes;
+on the CPU (float32) it runs a hand-written multi-threaded kernel instead,
+elsewhere (CUDA, other dtypes, or with ``DFORMER_SEG_FAST_OPS=0``) the plain
+formulation. :mod:`.dispatch` holds that decision, the only device branch.
+"""
+from .activation import GELU, gelu
+from .depthwise_conv import depthwise_conv2d_nhwc
+from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
+from .layer_norm import layer_norm
+from .matmul import matmul
+from .resize import bilinear_resize
+from .softmax import softmax
+
+__all__ = ['FAST_OPS_ENV', 'GELU', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
+           'gelu', 'layer_norm', 'matmul', 'softmax', 'use_cpu_kernels']

@@ -1,0 +1,180 @@
+"""Depth-wise 2-D convolution (stride 1) directly on channels-last (N, H, W, C) tensors.
+
+The DFormer blocks keep their features channels-last, so a depth-wise conv
+through ``nn.Conv2d`` costs two full transposes, and Jittor's oneDNN relay
+rebuilds the primitive and reorders the data on every call. These kernels
+work on NHWC memory as it is: the innermost loop runs over contiguous
+channels (vectorised), output rows are split over the cores.
+
+* forward: ``y[n,i,j,c] = b[c] + sum_{u,v} x[n, i-p+u, j-p+v, c] * w[c,0,u,v]``
+  (zero padding ``p``), the PyTorch ``(C, 1, K, K)`` weight layout;
+* input gradient: the same kernel with the flipped filter and padding
+  ``K-1-p``;
+* weight and bias gradients: per-thread partial sums over output rows.
+"""
+import jittor as jt
+from jittor import nn
+
+from .dispatch import use_cpu_kernels
+
+_HEADER = '#include <vector>\n#include <algorithm>\n#include <omp.h>\n'
+
+# out = conv(in0, filter in1) + optional bias (in2). data: pad, flip (use the filter rotated by 180 degrees).
+_CONV_SRC = '''
+    // fastop_dwconv
+    @alias(x, in0) @alias(w, in1)
+    const int batch = x_shape0, in_h = x_shape1, in_w = x_shape2, channels = x_shape3;
+    const int out_h = out0_shape1, out_w = out0_shape2;
+    const int kh = w_shape2, kw = w_shape3;
+    const int pad_h = data["pad_h"], pad_w = data["pad_w"];
+    const bool flip = data["flip"] > 0.5;
+    // Filter as (kh, kw, C) so that the channel loop reads it contiguously.
+    std::vector<float> taps((size_t)kh * kw * channels);
+    for (int c = 0; c < channels; c++)
+        for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++) {{
+                const int su = flip ? kh - 1 - u : u, sv = flip ? kw - 1 - v : v;
+                taps[((size_t)u * kw + v) * channels + c] = w_p[((size_t)c * kh + su) * kw + sv];
+            }}
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++) {{
+        for (int i = 0; i < out_h; i++) {{
+            float* out_row = out0_p + (((long)n * out_h + i) * out_w) * channels;
+            std::fill(out_row, out_row + (long)out_w * channels, 0.0f);
+            for (int u = 0; u < kh; u++) {{
+                const int y = i - pad_h + u;
+                if (y < 0 || y >= in_h) continue;
+                const float* in_row = x_p + (((long)n * in_h + y) * in_w) * channels;
+                for (int v = 0; v < kw; v++) {{
+                    const float* tap = taps.data() + ((size_t)u * kw + v) * channels;
+                    const int j_begin = std::max(0, pad_w - v), j_end = std::min(out_w, in_w + pad_w - v);
+                    for (int j = j_begin; j < j_end; j++) {{
+                        const float* in_px = in_row + (long)(j - pad_w + v) * channels;
+                        float* out_px = out_row + (long)j * channels;
+                        #pragma omp simd
+                        for (int c = 0; c < channels; c++) out_px[c] += in_px[c] * tap[c];
+                    }}
+                }}
+            }}
+            {add_bias}
+        }}
+    }}
+'''
+_ADD_BIAS = '''for (int j = 0; j < out_w; j++) {
+                float* out_px = out_row + (long)j * channels;
+                #pragma omp simd
+                for (int c = 0; c < channels; c++) out_px[c] += in2_p[c];
+            }'''
+
+# Weight gradient dw[c,0,u,v] = sum dy[n,i,j,c] * x[n,i-p+u,j-p+v,c]; bias gradient sum dy[n,i,j,c].
+_WEIGHT_GRAD_SRC = '''
+    // fastop_dwconv_wgrad
+    @alias(x, in0) @alias(dy, in1)
+    const int batch = x_shape0, in_h = x_shape1, in_w = x_shape2, channels = x_shape3;
+    const int out_h = dy_shape1, out_w = dy_shape2;
+    const int kh = out0_shape2, kw = out0_shape3;
+    const int pad_h = data["pad_h"], pad_w = data["pad_w"];
+    const int threads = omp_get_max_threads();
+    const size_t per_thread = (size_t)(kh * kw + 1) * channels;  // taps, then the bias sum
+    std::vector<float> partial(per_thread * threads, 0.0f);
+    #pragma omp parallel
+    {
+        float* acc = partial.data() + per_thread * omp_get_thread_num();
+        float* bias_acc = acc + (size_t)kh * kw * channels;
+        #pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < batch; n++) {
+            for (int i = 0; i < out_h; i++) {
+                const float* g_row = dy_p + (((long)n * out_h + i) * out_w) * channels;
+                for (int j = 0; j < out_w; j++) {
+                    const float* g = g_row + (long)j * channels;
+                    #pragma omp simd
+                    for (int c = 0; c < channels; c++) bias_acc[c] += g[c];
+                }
+                for (int u = 0; u < kh; u++) {
+                    const int y = i - pad_h + u;
+                    if (y < 0 || y >= in_h) continue;
+                    const float* in_row = x_p + (((long)n * in_h + y) * in_w) * channels;
+                    for (int v = 0; v < kw; v++) {
+                        float* tap = acc + ((size_t)u * kw + v) * channels;
+                        const int j_begin = std::max(0, pad_w - v), j_end = std::min(out_w, in_w + pad_w - v);
+                        for (int j = j_begin; j < j_end; j++) {
+                            const float* in_px = in_row + (long)(j - pad_w + v) * channels;
+                            const float* g = g_row + (long)j * channels;
+                            #pragma omp simd
+                            for (int c = 0; c < channels; c++) tap[c] += g[c] * in_px[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (int c = 0; c < channels; c++) {
+        for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++) {
+                float total = 0.0f;
+                for (int t = 0; t < threads; t++) total += partial[per_thread * t + ((size_t)u * kw + v) * channels + c];
+                out0_p[((size_t)c * kh + u) * kw + v] = total;
+            }
+        float bias_total = 0.0f;
+        for (int t = 0; t < threads; t++) bias_total += partial[per_thread * t + (size_t)kh * kw * channels + c];
+        out1_p[c] = bias_total;
+    }
+'''
+
+
+def _conv_kernel(x, weight, bias, pad, flip, out_hw):
+    inputs = [x, weight] if bias is None else [x, weight, bias]
+    src = _CONV_SRC.format(add_bias='' if bias is None else _ADD_BIAS)
+    shape = (x.shape[0],) + out_hw + (x.shape[3],)
+    return jt.code(shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src,
+                   data=dict(pad_h=pad[0], pad_w=pad[1], flip=float(flip)))
+
+
+class _DepthwiseConvNHWC(jt.Function):
+    def __init__(self, padding):
+        self.padding = padding
+
+    def execute(self, x, weight, bias=None):
+        kh, kw = weight.shape[2:]
+        out_hw = (x.shape[1] + 2 * self.padding[0] - kh + 1, x.shape[2] + 2 * self.padding[1] - kw + 1)
+        self.saved = x, weight, bias is not None
+        return _conv_kernel(x, weight, bias, self.padding, False, out_hw)
+
+    def grad(self, grad_y):
+        x, weight, with_bias = self.saved
+        kh, kw = weight.shape[2:]
+        flipped_pad = (kh - 1 - self.padding[0], kw - 1 - self.padding[1])
+        grad_x = _conv_kernel(grad_y, weight, None, flipped_pad, True, tuple(x.shape[1:3]))
+        grad_w, grad_b = jt.code([weight.shape, (weight.shape[0],)], ['float32', 'float32'], [x, grad_y],
+                                 cpu_header=_HEADER, cpu_src=_WEIGHT_GRAD_SRC,
+                                 data=dict(pad_h=self.padding[0], pad_w=self.padding[1]))
+        return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
+
+
+def _pair(value, name):
+    pair = (value, value) if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(pair) != 2 or min(pair) < 0:
+        raise ValueError(f'depthwise_conv2d_nhwc: {name} must be a non-negative int or pair, got {value!r}')
+    return pair
+
+
+def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0):
+    """Depth-wise conv, stride 1, of ``x`` (N, H, W, C) with ``weight`` (C, 1, kh, kw) and ``bias`` (C,).
+
+    Returns (N, H + 2 * pad_h - kh + 1, W + 2 * pad_w - kw + 1, C). Off the
+    fast path this is ``nn.conv2d(groups=C)`` between two transposes.
+    """
+    if x.ndim != 4:
+        raise ValueError(f'depthwise_conv2d_nhwc expects an (N, H, W, C) tensor, got shape {tuple(x.shape)}')
+    channels = x.shape[3]
+    if weight.ndim != 4 or weight.shape[0] != channels or weight.shape[1] != 1:
+        raise ValueError(f'depthwise_conv2d_nhwc: weight must be ({channels}, 1, kh, kw) for {channels} channels, '
+                         f'got {tuple(weight.shape)}')
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(f'depthwise_conv2d_nhwc: bias must be ({channels},), got {tuple(bias.shape)}')
+    padding = _pair(padding, 'padding')
+    operands = [x, weight] if bias is None else [x, weight, bias]
+    if not use_cpu_kernels(*operands):
+        y = nn.conv2d(x.permute(0, 3, 1, 2), weight, bias, stride=1, padding=padding, groups=channels)
+        return y.permute(0, 2, 3, 1)
+    return _DepthwiseConvNHWC(padding)(*operands)

@@ -1,0 +1,49 @@
+"""When the CPU kernels of :mod:`dformer_seg.ops` run, and a switch to turn them off.
+
+This module holds the only device branch of the toolbox: each fast op asks
+:func:`use_cpu_kernels` whether its hand-written CPU kernel applies (Jittor
+runs on the CPU, every input is float32, the switch is on) and otherwise
+computes the plain Jittor formulation, which is what runs on CUDA.
+
+The switch: the environment variable ``DFORMER_SEG_FAST_OPS=0`` disables
+the kernels for the whole process; :func:`fast_ops` (a context manager)
+enables or disables them for a block, e.g. to compare against the built-ins.
+"""
+import contextlib
+import os
+
+import jittor as jt
+
+FAST_OPS_ENV = 'DFORMER_SEG_FAST_OPS'
+
+_state = dict(enabled=os.environ.get(FAST_OPS_ENV, '1').strip().lower() not in ('0', 'false', 'off', 'no'))
+
+
+def fast_ops_enabled():
+    return _state['enabled']
+
+
+@contextlib.contextmanager
+def fast_ops(enabled=True):
+    """Enable (or disable) the CPU kernels inside a ``with`` block."""
+    previous = _state['enabled']
+    _state['enabled'] = bool(enabled)
+    try:
+        yield
+    finally:
+        _state['enabled'] = previous
+
+
+def onednn_available():
+    """True when Jittor was set up with oneDNN (its ``dnnl_sgemm`` is then loaded in the process)."""
+    from jittor import compile_extern
+    return compile_extern.mkl_ops is not None
+
+
+def use_cpu_kernels(*variables, needs_onednn=False):
+    """Whether the CPU kernels apply to ``variables`` (all float32 ``jt.Var``, CPU mode, switch on)."""
+    if not _state['enabled'] or jt.flags.use_cuda:
+        return False
+    if needs_onednn and not onednn_available():
+        return False
+    return all(str(v.dtype) == 'float32' for v in variables)

@@ -1,0 +1,233 @@
+"""Measure the latency of a segmentor (inference or one training step) and where its time goes.
+
+Examples::
+
+    python tools/analysis/benchmark.py configs/dformer/dformer_tiny_nyu.py
+    python tools/analysis/benchmark.py configs/dformerv2/dformerv2_s_nyu.py --repeat 5 --profile
+    python tools/analysis/benchmark.py configs/dformer/dformer_tiny_nyu.py --train --repeat 3
+
+The model is built from the config (random weights unless a checkpoint is
+given) and fed random inputs of ``--shape``. The first call is timed on its
+own: it includes Jittor's compilation of every new kernel (seconds on a cold
+cache, much less on a warm one). Then ``--warmup`` untimed calls run, then
+``--repeat`` timed calls, each followed by ``jt.sync_all(True)`` so that the
+lazily executed graph really finishes inside the timed region.
+
+Inference times ``model.encode_decode(img, depth)``: backbone, decode head
+and the bilinear upsampling of the logits to the input size. ``--train``
+times a full step: forward in 'loss' mode, backward and the optimizer step
+of the config's ``optim_wrapper`` (AdamW in the official recipes).
+
+``--profile`` runs a few more calls under Jittor's profiler and prints the
+time per op type (oneDNN convs, matmuls, the fast-op kernels of
+``dformer_seg.ops``, generic fused kernels, ...) and the slowest kernels.
+"""
+import argparse
+import os
+import re
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+
+import dformer_seg  # noqa: E402  (prepares the Jittor runtime; must precede `import jittor`)
+import jittor as jt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dformer_seg.apis import init_model  # noqa: E402
+from dformer_seg.config import Config, DictAction  # noqa: E402
+from dformer_seg.engine.optim import build_optimizer  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Latency of a dformer_seg segmentor (and a per-op profile).')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', nargs='?', default=None, help='weights (random weights when omitted)')
+    parser.add_argument('--shape', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'),
+                        help='input height and width (default 480 640)')
+    parser.add_argument('--batch', type=int, default=None,
+                        help='batch size (default 1 for inference, 2 for --train)')
+    parser.add_argument('--repeat', type=int, default=10, help='timed calls (default 10)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed calls after the first one (default 1)')
+    parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
+    parser.add_argument('--train', action='store_true',
+                        help='time a training step (forward + backward + optimizer step) instead of inference')
+    parser.add_argument('--profile', action='store_true', help='print where the time goes, by op type')
+    parser.add_argument('--profile-runs', type=int, default=2, help='calls recorded by --profile (default 2)')
+    parser.add_argument('--top', type=int, default=15, help='slowest kernels listed by --profile (default 15)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. model.backbone.drop_path_rate=0')
+    args = parser.parse_args(argv)
+    if args.batch is None:
+        args.batch = 2 if args.train else 1
+    for name in ('batch', 'repeat'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be at least 1')
+    if args.warmup < 0 or args.profile_runs < 1:
+        parser.error('--warmup must be >= 0 and --profile-runs >= 1')
+    if min(args.shape) < 32:
+        parser.error(f'--shape {args.shape} is too small: the backbones downsample by 32')
+    return args
+
+
+def make_batch(batch_size, shape, num_classes, with_labels, seed=0):
+    """Random inputs in the value ranges a data pipeline produces (normalised image and depth)."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    batch = dict(img=jt.array(rng.standard_normal((batch_size, 3, height, width)).astype(np.float32)),
+                 depth=jt.array(rng.standard_normal((batch_size, 1, height, width)).astype(np.float32)))
+    if with_labels:
+        labels = rng.integers(0, num_classes, size=(batch_size, height, width)).astype(np.int32)
+        batch['gt_seg'] = jt.array(labels)
+    return batch
+
+
+def inference_step(model, batch):
+    with jt.no_grad():
+        logits = model.encode_decode(batch['img'], batch['depth'])
+        logits.sync()
+    jt.sync_all(True)
+
+
+def make_train_step(model, optimizer):
+    def train_step(batch):
+        losses = model(batch, mode='loss')
+        total = sum(value for name, value in losses.items() if 'loss' in name)
+        optimizer.step(total)
+        jt.sync_all(True)
+    return train_step
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# Op types recognised in Jittor's kernel keys, checked in order. The fast-op kernels of
+# dformer_seg.ops carry a `fastop_<name>` marker in their source, which shows up in the key.
+_FASTOP_RE = re.compile(r'fastop_([a-z0-9_]+)')
+_KEY_OP_RE = re.compile(r'opkey[0-9a-f]+:([a-z_]+)')
+
+
+def classify_kernel(name):
+    """Map one profiler kernel key to a readable op type."""
+    fastop = _FASTOP_RE.search(name)
+    if fastop:
+        return f'fast-op {fastop.group(1)}'
+    for prefix, label in (('mkl_conv_backward_w', 'conv weight-grad (oneDNN)'),
+                          ('mkl_conv_backward_x', 'conv input-grad (oneDNN)'),
+                          ('mkl_conv', 'conv (oneDNN)'),
+                          ('mkl_matmul', 'matmul 2-D (oneDNN)'),
+                          ('code', 'jt.code kernel'),
+                          ('transpose', 'transpose'),
+                          ('setitem', 'setitem'),
+                          ('getitem', 'getitem / slice'),
+                          ('concat', 'concat')):
+        if name.startswith(prefix):
+            return label
+    ops = _KEY_OP_RE.findall(name)
+    if not ops:
+        return name.split('\u00ab', 1)[0] or 'other'
+    kinds = set(ops)
+    if 'reindex_reduce' in kinds:
+        return 'scatter (reindex_reduce: interpolate/pad backward)'
+    if 'reindex' in kinds and 'reduce' in kinds:
+        return 'conv / pooling (reindex + reduce, not oneDNN)'
+    if 'reduce' in kinds and 'binary' in kinds and 'broadcast_to' in kinds and 'unary' not in kinds:
+        return 'batched matmul (broadcast-multiply-reduce)'
+    if 'reduce' in kinds:
+        return 'reduction (mean/sum/max, softmax, norms)'
+    if 'reindex' in kinds:
+        return 'gather (reindex: interpolate, pad, roll)'
+    if kinds & {'getitem', 'setitem'}:
+        return 'getitem / setitem'
+    if 'transpose' in kinds:
+        return 'transpose'
+    return 'elementwise (fused)'
+
+
+def summarize_profile(report, runs, top):
+    """Per-op-type and per-kernel tables (ms per call) from ``jt.profile_scope``'s report."""
+    if not report:
+        return 'profiler recorded nothing'
+    header, rows = report[0], report[1:]
+    name_col, count_col, time_col = header.index('Name'), header.index('Count'), header.index('TotalTime')
+    kernels = [(row[name_col], int(row[count_col]), float(row[time_col]) / 1e6 / runs) for row in rows]
+    total = sum(ms for _, _, ms in kernels) or 1.0
+    by_type = {}
+    for name, count, ms in kernels:
+        entry = by_type.setdefault(classify_kernel(name), [0, 0.0])
+        entry[0] += count
+        entry[1] += ms
+    lines = [f'Kernel time per call: {total:.1f} ms over {len(kernels)} distinct kernels', '',
+             f'{"op type":<55}{"launches":>10}{"ms/call":>10}{"share":>8}']
+    for label, (count, ms) in sorted(by_type.items(), key=lambda item: -item[1][1]):
+        lines.append(f'{label:<55}{count // runs:>10}{ms:>10.1f}{100 * ms / total:>7.1f}%')
+    lines += ['', f'Slowest {top} kernels:', f'{"ms/call":>9}  {"launches":>8}  kernel']
+    for name, count, ms in sorted(kernels, key=lambda k: -k[2])[:top]:
+        short = re.sub(r'\u00ab(JIT|JIT_cpu|index_t|graph|var_info)[^\u00ab]*', '', name)
+        short = short.replace('\u00ab', ' ')
+        lines.append(f'{ms:>9.2f}  {count // runs:>8}  {classify_kernel(name)}: {short[:160]}')
+    return '\n'.join(lines)
+
+
+def run_profile(step, batch, runs):
+    with jt.profile_scope() as report:
+        for _ in range(runs):
+            step(batch)
+    return report
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = init_model(cfg, args.checkpoint, device=args.device)
+    num_classes = model.decode_head.num_classes
+    batch = make_batch(args.batch, tuple(args.shape), num_classes, with_labels=args.train)
+
+    if args.train:
+        if 'optim_wrapper' not in cfg:
+            raise KeyError(f'--train needs an optim_wrapper in {args.config}')
+        model.train()
+        optimizer = build_optimizer(model, cfg.to_dict()['optim_wrapper'])
+        step = make_train_step(model, optimizer)
+        what = 'train step (forward + backward + optimizer step)'
+    else:
+        model.eval()
+        step = lambda b: inference_step(model, b)  # noqa: E731
+        what = 'inference (encode_decode)'
+
+    device = 'cuda' if jt.flags.use_cuda else 'cpu'
+    print(f'{os.path.basename(args.config)}: {what}, batch {args.batch}, {args.shape[0]}x{args.shape[1]}, '
+          f'{device}, OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, '
+          f'load average {os.getloadavg()[0]:.2f}')
+    first = timed(step, batch)
+    print(f'first call (includes compiling new kernels): {first:.2f} s')
+    for _ in range(args.warmup):
+        step(batch)
+    times_ms = [1000.0 * timed(step, batch) for _ in range(args.repeat)]
+    median = statistics.median(times_ms)
+    print(f'latency over {args.repeat} calls: median {median:.1f} ms, min {min(times_ms):.1f} ms, '
+          f'max {max(times_ms):.1f} ms')
+    print(f'throughput: {1000.0 * args.batch / median:.2f} images/s')
+    print(f'peak resident memory: {peak_rss_mib():.0f} MiB')
+
+    if args.profile:
+        report = run_profile(step, batch, args.profile_runs)
+        print()
+        print(summarize_profile(report, args.profile_runs, args.top))
+    return dict(first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
+
+
+if __name__ == '__main__':
+    main()
