@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+import jittor as jt
+
+from dformer_seg.ops import depthwise_conv2d_nhwc
+from op_test_utils import assert_matches_plain, random_array
+
+
+def numpy_depthwise_nhwc(x, weight, bias, pad):
+    n, h, w, c = x.shape
+    kh, kw = weight.shape[2:]
+    padded = np.pad(x, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1]), (0, 0)))
+    out_h, out_w = h + 2 * pad[0] - kh + 1, w + 2 * pad[1] - kw + 1
+    out = np.zeros((n, out_h, out_w, c), dtype=np.float64)
+    for u in range(kh):
+        for v in range(kw):
+            out += padded[:, u:u + out_h, v:v + out_w, :] * weight[:, 0, u, v]
+    return (out + (0 if bias is None else bias)).astype(np.float32)
+
+
+@pytest.mark.parametrize('kernel,pad', [(3, 1), (5, 2), (7, 3), (3, 0), (3, 2)])
+def test_matches_numpy_and_plain_gradients(kernel, pad):
+    rng = np.random.default_rng(10)
+    x, weight, bias = random_array(rng, (2, 6, 5, 4)), random_array(rng, (4, 1, kernel, kernel)), random_array(rng, (4,))
+    out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias])
+    np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
+
+
+def test_without_bias_and_rectangular_padding():
+    rng = np.random.default_rng(11)
+    x, weight = random_array(rng, (1, 4, 7, 3)), random_array(rng, (3, 1, 3, 5))
+    out = assert_matches_plain(lambda a, w: depthwise_conv2d_nhwc(a, w, None, (1, 2)), [x, weight])
+    np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, None, (1, 2)), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_shapes_are_reported():
+    with pytest.raises(ValueError, match=r'weight must be \(4, 1'):
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match='bias'):
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), jt.zeros((3,)))
+    with pytest.raises(ValueError, match='padding'):
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=-1)
