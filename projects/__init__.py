@@ -1,0 +1,1 @@
+"""Projects: self-contained extensions of dformer_seg (see projects/README.md)."""
