@@ -64,9 +64,6 @@ def main(argv=None):
     if any(outputs.values()):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='SegOutputHook', opacity=args.opacity, **{k: v for k, v in outputs.items() if v})]
-    # Training-only parts are not needed; a test never writes checkpoints.
-    cfg.default_hooks = {k: v for k, v in (cfg.get('default_hooks') or {}).items()
-                         if v is not None and v.get('type') in ('TextLoggerHook', 'EMAHook')}
 
     from dformer_seg.runtime import use_device
     use_device(args.device or cfg.get('device') or 'auto')
