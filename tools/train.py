@@ -62,7 +62,6 @@ def main(argv=None):
 
     from dformer_seg.runtime import use_device
     use_device(args.device or cfg.get('device') or 'auto')
-    from dformer_seg import datasets, models  # noqa: F401  (register their classes)
     from dformer_seg.engine import Runner
 
     Runner.from_cfg(cfg).train()

@@ -19,7 +19,7 @@ import jittor as jt
 import numpy as np
 
 from ..registry import HOOKS, LOOPS, METRICS, SEGMENTORS
-from ..utils.dist import is_main_process, rank, world_size
+from ..utils.dist import is_main_process, world_size
 from ..utils.logger import setup_logger
 from ..utils.misc import broadcast_from_main
 from ..version import __version__
@@ -133,6 +133,7 @@ class Runner:
         """Build a runner from a :class:`~dformer_seg.config.Config` (or a dict with the same keys)."""
         if cfg.get('model') is None:
             raise KeyError('the config has no "model"')
+        from .. import datasets, models  # noqa: F401  (register the classes a config names)
         kwargs = {key: _to_plain(cfg[key]) for key in _RUNTIME_KEYS if key in cfg}
         return cls(cfg=cfg, allow_existing_work_dir=bool(cfg.get('allow_existing_work_dir', False)), **kwargs)
 

@@ -1,12 +1,12 @@
 from .checkpoint_hook import CheckpointHook
 from .depth_input_hook import DepthInputHook
 from .ema_hook import EMAHook
-from .hook import HOOK_POINTS, PRIORITIES, Hook, get_priority
+from .hook import PRIORITIES, Hook, get_priority
 from .invalid_loss_hook import CheckInvalidLossHook
 from .iter_timer_hook import IterTimerHook
 from .logger_hook import TextLoggerHook
 from .param_scheduler_hook import ParamSchedulerHook
 from .seg_output_hook import SegOutputHook
 
-__all__ = ['Hook', 'HOOK_POINTS', 'PRIORITIES', 'get_priority', 'CheckpointHook', 'CheckInvalidLossHook', 'DepthInputHook',
-           'EMAHook', 'IterTimerHook', 'ParamSchedulerHook', 'SegOutputHook', 'TextLoggerHook']
+__all__ = ['Hook', 'PRIORITIES', 'get_priority', 'CheckpointHook', 'CheckInvalidLossHook',
+           'DepthInputHook', 'EMAHook', 'IterTimerHook', 'ParamSchedulerHook', 'SegOutputHook', 'TextLoggerHook']

@@ -105,11 +105,3 @@ class Hook:
     @staticmethod
     def every_n_epochs(runner, n):
         return n > 0 and runner.epoch % n == 0
-
-    @staticmethod
-    def is_last_iter(runner):
-        return runner.iter == runner.max_iters
-
-
-HOOK_POINTS = tuple(name for name in vars(Hook)
-                    if name.startswith(('before_', 'after_')) and callable(vars(Hook)[name]))
