@@ -6,7 +6,10 @@ attention (the depth features gate part of the RGB query and, where a stage
 has a window, both streams form the pooled queries of a global attention).
 Blocks work on channels-last (NHWC) tensors, in the same order of operations
 as the official PyTorch implementation so that float32 results agree; only
-the RGB stream's features are returned.
+the RGB stream's features are returned. Norms, GELU, depth-wise convs,
+attention and resizing go through :mod:`dformer_seg.ops` (fast CPU kernels,
+plain Jittor elsewhere), so the depth-wise convs run on channels-last
+tensors without transposes.
 
 State-dict names and shapes equal those of the official checkpoints with the
 ``backbone.`` prefix removed (BatchNorm ``num_batches_tracked`` excepted).
@@ -17,8 +20,9 @@ import jittor as jt
 import numpy as np
 from jittor import nn
 
+from ... import ops
 from ...registry import BACKBONES
-from ..utils import DropPath, build_norm_layer
+from ..utils import DropPath, build_norm_layer, resize
 
 # Variants of the official ``DFormer_Tiny`` ... ``DFormer_Large`` factories.
 ARCH_SETTINGS = {
@@ -44,9 +48,7 @@ class ChannelsLastLayerNorm(nn.Module):
         self.eps = eps
 
     def execute(self, x):
-        centered = x - x.mean(dim=-1, keepdims=True)
-        variance = (centered * centered).mean(dim=-1, keepdims=True)
-        return centered / jt.sqrt(variance + self.eps) * self.weight + self.bias
+        return ops.layer_norm(x, self.weight, self.bias, self.eps)
 
 
 def _bin_average_matrix(in_size, out_size):
@@ -80,6 +82,11 @@ def adaptive_avg_pool2d(x, output_size):
     return x.reshape(n, c, out_w, out_h).transpose(0, 1, 3, 2)
 
 
+def depthwise_conv_nhwc(conv, x):
+    """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor."""
+    return ops.depthwise_conv2d_nhwc(x, conv.weight, conv.bias, conv.padding)
+
+
 class ConvFFN(nn.Module):
     """LayerNorm -> Linear -> depthwise 3x3 conv (residual) -> GELU -> Linear, on NHWC input."""
 
@@ -90,13 +97,11 @@ class ConvFFN(nn.Module):
         self.fc1 = nn.Linear(dim, hidden)
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = nn.Linear(hidden, dim)
-        self.act = nn.GELU()
+        self.act = ops.GELU()
 
     def execute(self, x):
         x = self.fc1(self.norm(x))
-        x = x.permute(0, 3, 1, 2)
-        x = self.pos(x) + x
-        x = x.permute(0, 2, 3, 1)
+        x = depthwise_conv_nhwc(self.pos, x) + x
         return self.fc2(self.act(x))
 
 
@@ -144,26 +149,25 @@ class RGBDAttention(nn.Module):
             self.head_dim = half // num_heads
             self.short_cut_linear = nn.Linear(dim + half, half)
             self.kv = nn.Linear(dim, dim)
-        self.act = nn.GELU()
+        self.act = ops.GELU()
         self.norm = ChannelsLastLayerNorm(dim)
         self.norm_e = ChannelsLastLayerNorm(half)
 
-    def global_branch(self, pooled_source, values_nchw):
-        """Window queries from ``pooled_source`` (NCHW) attending over ``values_nchw``; NHWC out."""
-        batch, channels, height, width = values_nchw.shape
+    def global_branch(self, pooled_source, source):
+        """Window queries from ``pooled_source`` (NCHW) attending over ``source`` (NHWC); NHWC out."""
+        batch, height, width, channels = source.shape
         heads, head_dim, window = self.num_heads, self.head_dim, self.window
-        kv = self.kv(values_nchw.permute(0, 2, 3, 1))
+        kv = self.kv(source)
         kv = kv.reshape(batch, height * width, 2, heads, head_dim).permute(2, 0, 3, 1, 4)
         keys, values = kv[0], kv[1]
         queries = adaptive_avg_pool2d(pooled_source, (window, window)).permute(0, 2, 3, 1)
         queries = self.short_cut_linear(queries)
         queries = queries.reshape(batch, -1, heads, head_dim).permute(0, 2, 1, 3)
-        attn = jt.matmul(queries * head_dim ** -0.5, keys.transpose(0, 1, 3, 2))
-        attn = nn.softmax(attn, dim=-1)
-        out = jt.matmul(attn, values)  # (B, heads, window*window, head_dim)
+        attn = ops.matmul(queries * head_dim ** -0.5, keys, trans_b=True)
+        out = ops.matmul(ops.softmax(attn), values)  # (B, heads, window*window, head_dim)
         out = out.reshape(batch, heads, window, window, head_dim).permute(0, 1, 4, 2, 3)
         out = out.reshape(batch, channels // 2, window, window)
-        out = nn.interpolate(out, size=(height, width), mode='bilinear', align_corners=False)
+        out = resize(out, size=(height, width), mode='bilinear', align_corners=False)
         return out.permute(0, 2, 3, 1)
 
     def execute(self, x, x_e):
@@ -174,13 +178,12 @@ class RGBDAttention(nn.Module):
 
         q = self.q(x)
         cutted_x = self.q_cut(x)
-        x = self.act(self.l(x).permute(0, 3, 1, 2))
-        a = self.a(self.conv(x).permute(0, 2, 3, 1))
+        x = self.act(self.l(x))
+        a = self.a(depthwise_conv_nhwc(self.conv, x))
         if self.window:
             global_out = self.global_branch(short_cut, x)
 
-        x_e = self.e_fore(x_e).permute(0, 3, 1, 2)
-        x_e = self.e_back(self.e_conv(x_e).permute(0, 2, 3, 1))
+        x_e = self.e_back(depthwise_conv_nhwc(self.e_conv, self.e_fore(x_e)))
         cutted_x = cutted_x * x_e
         x = q * a
 
@@ -222,7 +225,7 @@ def _rgb_stem(dims, norm_cfg):
     return nn.Sequential(
         nn.Conv2d(3, dims[0] // 2, 3, stride=2, padding=1),
         build_norm_layer(norm_cfg, dims[0] // 2),
-        nn.GELU(),
+        ops.GELU(),
         nn.Conv2d(dims[0] // 2, dims[0], 3, stride=2, padding=1),
         build_norm_layer(norm_cfg, dims[0]),
     )
@@ -232,7 +235,7 @@ def _depth_stem(dims, norm_cfg):
     return nn.Sequential(
         nn.Conv2d(1, dims[0] // 4, 3, stride=2, padding=1),
         build_norm_layer(norm_cfg, dims[0] // 4),
-        nn.GELU(),
+        ops.GELU(),
         nn.Conv2d(dims[0] // 4, dims[0] // 2, 3, stride=2, padding=1),
         build_norm_layer(norm_cfg, dims[0] // 2),
     )

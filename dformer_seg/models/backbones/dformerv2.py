@@ -10,7 +10,10 @@ Stages 0-2 attend along rows and columns separately ("decomposed"), stage 3
 attends over all positions at once.
 
 Tensors inside the stages are channels-last ``(B, H, W, C)`` as in the
-reference; the outputs are NCHW. Attribute names follow the reference so
+reference; the outputs are NCHW. Attention, norms, GELU, depth-wise convs
+and resizing go through :mod:`dformer_seg.ops` (fast CPU kernels, plain
+Jittor elsewhere); attention runs with the heads ahead of the rows or
+columns, so that the geometry masks are used in the layout they are built in. Attribute names follow the reference so
 that official checkpoints load unchanged (after stripping ``backbone.``).
 The order of floating-point operations follows the reference as well, so
 that float32 results agree with it to rounding.
@@ -19,6 +22,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ... import ops
 from ...registry import BACKBONES
 from ..utils import DropPath, build_norm_layer, resize
 
@@ -48,10 +52,7 @@ class LayerNorm(nn.LayerNorm):
     """
 
     def execute(self, x):
-        mean = x.mean(dim=-1, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(dim=-1, keepdims=True)
-        return centered / jt.sqrt(var + self.eps) * self.weight + self.bias
+        return ops.layer_norm(x, self.weight, self.bias, self.eps)
 
 
 class ChannelsLastDWConv(nn.Module):
@@ -62,7 +63,7 @@ class ChannelsLastDWConv(nn.Module):
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, stride=1, padding=padding, groups=dim)
 
     def execute(self, x):
-        return self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return ops.depthwise_conv2d_nhwc(x, self.dwconv.weight, self.dwconv.bias, self.dwconv.padding)
 
 
 class PatchEmbed(nn.Module):
@@ -72,9 +73,9 @@ class PatchEmbed(nn.Module):
         super().__init__()
         half = embed_dim // 2
         self.proj = nn.Sequential(
-            nn.Conv2d(in_channels, half, 3, stride=2, padding=1), build_norm_layer(norm_cfg, half), nn.GELU(),
-            nn.Conv2d(half, half, 3, stride=1, padding=1), build_norm_layer(norm_cfg, half), nn.GELU(),
-            nn.Conv2d(half, embed_dim, 3, stride=2, padding=1), build_norm_layer(norm_cfg, embed_dim), nn.GELU(),
+            nn.Conv2d(in_channels, half, 3, stride=2, padding=1), build_norm_layer(norm_cfg, half), ops.GELU(),
+            nn.Conv2d(half, half, 3, stride=1, padding=1), build_norm_layer(norm_cfg, half), ops.GELU(),
+            nn.Conv2d(half, embed_dim, 3, stride=2, padding=1), build_norm_layer(norm_cfg, embed_dim), ops.GELU(),
             nn.Conv2d(embed_dim, embed_dim, 3, stride=1, padding=1), build_norm_layer(norm_cfg, embed_dim),
         )
 
@@ -213,27 +214,30 @@ class GeometryAttentionBase(nn.Module):
         return rotate_pairs(q, sin, cos), rotate_pairs(k, sin, cos), v, lepe
 
 
+def geometry_attention(queries, keys, values, prior):
+    """``softmax(q k^T + prior) v`` over the last two dims; q, k, v (..., L, d), prior (..., L, L)."""
+    scores = ops.matmul(queries, keys, trans_b=True)
+    return ops.matmul(ops.softmax(scores, bias=prior), values)
+
+
 class DecomposedGeometryAttention(GeometryAttentionBase):
-    """Attention along W within each row, then along H within each column (reference: Decomposed_GSA)."""
+    """Attention along W within each row, then along H within each column (reference: Decomposed_GSA).
+
+    The reference moves the heads behind the rows (columns); every (row, head)
+    pair is an independent attention, so keeping the heads in front gives the
+    same result and uses the masks (B, heads, rows, L, L) as they are built.
+    """
 
     def execute(self, x, geo_prior):
         b, h, w, _ = x.shape
         (sin, cos), (mask_h, mask_w) = geo_prior
-        qr, kr, v, lepe = self.project(x, sin, cos)
+        qr, kr, v, lepe = self.project(x, sin, cos)  # qr, kr: (b, heads, h, w, d)
+        v = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4)  # (b, heads, h, w, d)
+        v = geometry_attention(qr, kr, v, mask_w)  # along W
 
-        qr_w = qr.transpose(0, 2, 1, 3, 4)  # (b, h, heads, w, d)
-        kr_w = kr.transpose(0, 2, 1, 3, 4)
-        v = v.reshape(b, h, w, self.num_heads, -1).permute(0, 1, 3, 2, 4)
-        attn_w = jt.matmul(qr_w, kr_w.transpose(0, 1, 2, 4, 3)) + mask_w.transpose(0, 2, 1, 3, 4)
-        v = jt.matmul(nn.softmax(attn_w, dim=-1), v)
-
-        qr_h = qr.permute(0, 3, 1, 2, 4)  # (b, w, heads, h, d)
-        kr_h = kr.permute(0, 3, 1, 2, 4)
-        v = v.permute(0, 3, 2, 1, 4)
-        attn_h = jt.matmul(qr_h, kr_h.transpose(0, 1, 2, 4, 3)) + mask_h.transpose(0, 2, 1, 3, 4)
-        output = jt.matmul(nn.softmax(attn_h, dim=-1), v)
-
-        output = output.permute(0, 3, 1, 2, 4).reshape(b, h, w, -1)
+        by_column = (0, 1, 3, 2, 4)  # (b, heads, w, h, d)
+        output = geometry_attention(qr.permute(by_column), kr.permute(by_column), v.permute(by_column), mask_h)
+        output = output.permute(0, 3, 2, 1, 4).reshape(b, h, w, -1)
         return self.out_proj(output + lepe)
 
 
@@ -247,8 +251,7 @@ class FullGeometryAttention(GeometryAttentionBase):
         qr = qr.reshape(b, self.num_heads, h * w, -1)
         kr = kr.reshape(b, self.num_heads, h * w, -1)
         vr = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, -1)
-        attn = jt.matmul(qr, kr.transpose(0, 1, 3, 2)) + mask
-        output = jt.matmul(nn.softmax(attn, dim=-1), vr)
+        output = geometry_attention(qr, kr, vr, mask)
         output = output.transpose(0, 2, 1, 3).reshape(b, h, w, -1)
         return self.out_proj(output + lepe)
 
@@ -263,7 +266,7 @@ class ConvFFN(nn.Module):
         self.dwconv = ChannelsLastDWConv(ffn_dim, 3, 1)
 
     def execute(self, x):
-        x = nn.gelu(self.fc1(x))
+        x = ops.gelu(self.fc1(x))
         x = self.dwconv(x) + x
         return self.fc2(x)
 

@@ -9,6 +9,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from ... import ops
 from ...registry import HEADS
 from ..utils import ConvModule, resize
 from .decode_head import BaseDecodeHead
@@ -104,28 +105,29 @@ class NMF2D(nn.Module):
         norm = jt.sqrt((raw * raw).sum(dim=1, keepdims=True))
         return raw / jt.maximum(norm, jt.array(1e-12))
 
+    # Batched products go through ops.matmul (transposes as GEMM flags, oneDNN on the CPU).
     def local_step(self, x, bases, coef):
         """One multiplicative update of coef (B*S, N, R), then of bases (B*S, D, R)."""
-        numerator = nn.bmm(x.transpose(0, 2, 1), bases)
-        denominator = nn.bmm(coef, nn.bmm(bases.transpose(0, 2, 1), bases))
+        numerator = ops.matmul(x, bases, trans_a=True)
+        denominator = ops.matmul(coef, ops.matmul(bases, bases, trans_a=True))
         coef = coef * numerator / (denominator + 1e-6)
 
-        numerator = nn.bmm(x, coef)
-        denominator = nn.bmm(bases, nn.bmm(coef.transpose(0, 2, 1), coef))
+        numerator = ops.matmul(x, coef)
+        denominator = ops.matmul(bases, ops.matmul(coef, coef, trans_a=True))
         bases = bases * numerator / (denominator + 1e-6)
         return bases, coef
 
     def local_inference(self, x, bases):
-        coef = nn.bmm(x.transpose(0, 2, 1), bases)
-        coef = nn.softmax(self.inv_t * coef, dim=-1)
+        coef = ops.matmul(x, bases, trans_a=True)
+        coef = ops.softmax(self.inv_t * coef)
         steps = self.train_steps if self.is_training() else self.eval_steps
         for _ in range(steps):
             bases, coef = self.local_step(x, bases, coef)
         return bases, coef
 
     def compute_coef(self, x, bases, coef):
-        numerator = nn.bmm(x.transpose(0, 2, 1), bases)
-        denominator = nn.bmm(coef, nn.bmm(bases.transpose(0, 2, 1), bases))
+        numerator = ops.matmul(x, bases, trans_a=True)
+        denominator = ops.matmul(coef, ops.matmul(bases, bases, trans_a=True))
         return coef * numerator / (denominator + 1e-6)
 
     def execute(self, x):
@@ -142,7 +144,7 @@ class NMF2D(nn.Module):
         bases = self._initial_bases(B, D)
         bases, coef = self.local_inference(x, bases)
         coef = self.compute_coef(x, bases, coef)
-        x = nn.bmm(bases, coef.transpose(0, 2, 1))
+        x = ops.matmul(bases, coef, trans_b=True)
 
         if self.spatial:
             return x.reshape(B, C, H, W)
