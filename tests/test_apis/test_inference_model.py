@@ -96,7 +96,7 @@ def test_arrays_lists_and_colour_order(model, samples):
     assert np.abs(swapped.scores - from_files[1].scores).max() > 1e-3  # taken as BGR: a different input
 
 
-def test_resizing_pipeline_and_tta_keep_the_original_size(samples):
+def test_resizing_pipeline_tta_and_slide_keep_the_original_size(samples):
     root, paths, _ = samples
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile'),
                 dict(type='Resize', scale=(32, 48), keep_ratio=False),
@@ -113,6 +113,10 @@ def test_resizing_pipeline_and_tta_keep_the_original_size(samples):
     tta = inference_model(model, *paths[0], return_scores=True)
     assert tta.scores.shape == (NUM_CLASSES, H, W)
     assert np.abs(tta.scores - whole.scores).max() > 1e-4
+    model.set_test_cfg(dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))
+    slide = inference_model(model, *paths[0], return_scores=True)
+    assert slide.scores.shape == (NUM_CLASSES, H, W)
+    assert np.abs(slide.scores - whole.scores).max() > 1e-4
 
 
 def test_pipeline_choice_drops_label_loading():
