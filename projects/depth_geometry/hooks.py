@@ -31,7 +31,7 @@ class GeometryMixLoggerHook(Hook):
                              f'{backbone.geometry_channels} channels')
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if not (self.every_n_iters(runner, self.interval) or self.is_last_iter(runner)):
+        if not (self.every_n_iters(runner, self.interval) or runner.iter == runner.max_iters):
             return
         weights = [float(w) for w in runner.model.backbone.mix_weights()]
         self.history.append((runner.iter, weights))
