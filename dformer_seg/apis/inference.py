@@ -141,11 +141,13 @@ def enable_tta(model, tta_cfg=None):
 
 
 def _as_list(value, what):
-    if isinstance(value, (list, tuple)):
-        return list(value), True
-    if value is None or isinstance(value, (str, os.PathLike, np.ndarray)):
-        return [value], False
-    raise TypeError(f'{what} must be a file path, a numpy array or a list of them, got {type(value).__name__}')
+    """``(items, given_as_list)``; every item is a path, an array or None (reported by the caller)."""
+    items, given_as_list = (list(value), True) if isinstance(value, (list, tuple)) else ([value], False)
+    for item in items:
+        if not (item is None or isinstance(item, (str, os.PathLike, np.ndarray))):
+            raise TypeError(f'{what} must be a file path, a numpy array or a list of them, got '
+                            f'{type(item).__name__}')
+    return items, given_as_list
 
 
 def _start_results(index, rgb, depth, color_order):
@@ -190,6 +192,8 @@ def inference_model(model, rgb, depth, return_scores=False, color_order=None):
     depth_list, _ = _as_list(depth, 'depth')
     if any(d is None for d in depth_list):
         raise ValueError('inference_model needs a depth map for every RGB image (got None)')
+    if any(r is None for r in rgb_list):
+        raise ValueError('inference_model needs an RGB image for every depth map (got None)')
     if len(rgb_list) != len(depth_list):
         raise ValueError(f'{len(rgb_list)} RGB images but {len(depth_list)} depth maps')
 
@@ -200,7 +204,7 @@ def inference_model(model, rgb, depth, return_scores=False, color_order=None):
         try:
             packed = pipeline(_start_results(index, one_rgb, one_depth, color_order))
         except DataError as exc:
-            where = f' (input {index} of {len(rgb_list)})' if batched else ''
+            where = f' (list item {index}, counting from 0)' if batched else ''
             raise DataError(f'{exc}{where}') from None
         missing = [key for key in ('img', 'depth') if key not in packed]
         if missing:

@@ -140,12 +140,16 @@ def test_clear_errors(model, samples, tmp_path):
         inference_model(model, rgb_path, str(tmp_path / 'nothing.png'))
     corrupt = tmp_path / 'corrupt.png'
     corrupt.write_bytes(b'not an image')
-    with pytest.raises(DataError, match=r'cannot decode depth file .*corrupt\.png.*\(input 1 of 2\)'):
+    with pytest.raises(DataError, match=r'cannot decode depth file .*corrupt\.png.*\(list item 1, counting from 0\)'):
         inference_model(model, [rgb_path, rgb_path], [depth_path, str(corrupt)])
     with pytest.raises(DataError, match=r'depth array is 20x56 \(HxW\) but image file .*0\.png is 40x56'):
         inference_model(model, rgb_path, arrays[0][1][:20])
-    with pytest.raises(TypeError, match='file path, a numpy array or a list'):
+    with pytest.raises(TypeError, match='file path, a numpy array or a list of them, got int'):
         inference_model(model, 3, depth_path)
+    with pytest.raises(TypeError, match='got dict'):
+        inference_model(model, [rgb_path], [dict()])
+    with pytest.raises(ValueError, match='needs an RGB image for every depth map'):
+        inference_model(model, [None], [depth_path])
     with pytest.raises(ValueError, match='color_order'):
         inference_model(model, rgb_path, depth_path, color_order='hsv')
     with pytest.raises(KeyError, match='no tta_cfg'):
