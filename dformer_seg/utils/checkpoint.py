@@ -320,6 +320,9 @@ def load_state_dict(module, state_dict, strict=True, prefix_map=None, logger=Non
             target = targets[key]
             array = np.asarray(_to_numpy(value)).astype(str(target.dtype)).reshape(_shape_of(target))
             target.update(jt.array(array))
+    # Materialise the loaded values now: Jittor 1.3.11 fails to compile a kernel that fuses a
+    # pending one-element array op (e.g. a 1-channel conv bias) into its first use.
+    jt.sync_all()
     return missing, unexpected, mismatched
 
 

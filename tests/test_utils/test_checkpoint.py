@@ -300,3 +300,12 @@ def test_load_state_dict_prefix_map():
     state = {k.replace('conv.', 'stem.'): v for k, v in tiny_state(2.0).items()}
     load_state_dict(net, state, prefix_map={'stem.': 'conv.'})
     np.testing.assert_array_equal(net.conv.bias.numpy(), np.array([2, 4, 6], np.float32))
+
+
+def test_loaded_one_element_parameter_is_usable():
+    """Regression: a loaded 1-element bias used to break the next kernel compile in Jittor 1.3.11."""
+    import jittor as jt
+    from jittor import nn
+    conv = nn.Conv2d(3, 1, 1)
+    load_state_dict(conv, {'weight': np.ones((1, 3, 1, 1), 'float32'), 'bias': np.full((1,), 0.5, 'float32')})
+    assert float(conv(jt.ones((1, 3, 2, 2))).mean()) == pytest.approx(3.5)
