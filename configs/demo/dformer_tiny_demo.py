@@ -14,7 +14,8 @@ _base_ = [
 model = dict(
     pretrained=None,  # no ImageNet weights offline: train from scratch
     # A narrower decode head than the official 512 channels keeps a CPU step short.
-    decode_head=dict(num_classes=6, channels=128, ham_channels=128),
+    # nmf_seed: the same NMF bases at every evaluation, so validation and tools/test.py agree exactly.
+    decode_head=dict(num_classes=6, channels=128, ham_channels=128, nmf_seed=0),
     test_cfg=dict(mode='whole'))
 train_dataloader = dict(batch_size=8, num_workers=2)
 val_dataloader = dict(batch_size=4, num_workers=2)
