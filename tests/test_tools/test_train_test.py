@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -76,3 +77,19 @@ def test_train_resume_test_from_the_command_line(data_root, tmp_path):
     records = json.load(open(results))
     assert len({r['image_id'] for r in records}) == NUM_TEST
     assert {'image_id', 'category_id', 'category_name', 'segmentation'} <= set(records[0])
+
+
+@pytest.mark.skipif(shutil.which('mpirun') is None, reason='OpenMPI (mpirun) is not installed')
+def test_dist_train_script_runs_two_processes(data_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work_dir, '--seed', '0', '--cfg-options',
+         *small_model_and_data(data_root), 'train_dataloader.batch_size=1', 'val_dataloader.batch_size=1',
+         'train_loop.max_epochs=1'],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    # 4 images, 1 per process per step: 2 steps; 3 test images split 2 + 1 (+ 1 padding repeat, not counted).
+    assert '2 process(es)' in log and 'Epoch [1][2/2]' in log and 'per-class results (3 images)' in log
+    assert len(glob.glob(f'{work_dir}/*.log')) == 1 and os.path.exists(f'{work_dir}/epoch_1.pkl')
