@@ -10,8 +10,9 @@ from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
 from .layer_norm import layer_norm
 from .matmul import matmul
+from .pointwise_conv import Conv2d, pointwise_conv2d
 from .resize import bilinear_resize
 from .softmax import softmax
 
-__all__ = ['FAST_OPS_ENV', 'GELU', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
-           'gelu', 'layer_norm', 'matmul', 'softmax', 'use_cpu_kernels']
+__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
+           'gelu', 'layer_norm', 'matmul', 'pointwise_conv2d', 'softmax', 'use_cpu_kernels']

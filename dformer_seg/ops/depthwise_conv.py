@@ -19,8 +19,9 @@ from .dispatch import use_cpu_kernels
 
 _HEADER = '#include <vector>\n#include <algorithm>\n#include <omp.h>\n'
 
-# out = conv(in0, filter in1) + optional bias (in2). data: pad, flip (use the filter rotated by 180 degrees).
-_CONV_SRC = '''
+# out = conv(in0, filter in1) + optional bias (in2). data: pad_h, pad_w, flip (use the filter rotated by
+# 180 degrees). Each output pixel accumulates 16 channels at a time in registers over all its taps.
+_CONV_SRC = """
     // fastop_dwconv
     @alias(x, in0) @alias(w, in1)
     const int batch = x_shape0, in_h = x_shape1, in_w = x_shape2, channels = x_shape3;
@@ -36,38 +37,45 @@ _CONV_SRC = '''
                 const int su = flip ? kh - 1 - u : u, sv = flip ? kw - 1 - v : v;
                 taps[((size_t)u * kw + v) * channels + c] = w_p[((size_t)c * kh + su) * kw + sv];
             }}
+    const float* tap_p = taps.data();
     #pragma omp parallel for collapse(2) schedule(static)
     for (int n = 0; n < batch; n++) {{
         for (int i = 0; i < out_h; i++) {{
-            float* out_row = out0_p + (((long)n * out_h + i) * out_w) * channels;
-            std::fill(out_row, out_row + (long)out_w * channels, 0.0f);
-            for (int u = 0; u < kh; u++) {{
-                const int y = i - pad_h + u;
-                if (y < 0 || y >= in_h) continue;
-                const float* in_row = x_p + (((long)n * in_h + y) * in_w) * channels;
-                for (int v = 0; v < kw; v++) {{
-                    const float* tap = taps.data() + ((size_t)u * kw + v) * channels;
-                    const int j_begin = std::max(0, pad_w - v), j_end = std::min(out_w, in_w + pad_w - v);
-                    for (int j = j_begin; j < j_end; j++) {{
-                        const float* in_px = in_row + (long)(j - pad_w + v) * channels;
-                        float* out_px = out_row + (long)j * channels;
-                        #pragma omp simd
-                        for (int c = 0; c < channels; c++) out_px[c] += in_px[c] * tap[c];
-                    }}
+            const int u_begin = std::max(0, pad_h - i), u_end = std::min(kh, in_h + pad_h - i);
+            const float* in_top = x_p + ((long)n * in_h + i - pad_h) * in_w * channels;
+            float* out_row = out0_p + ((long)n * out_h + i) * out_w * channels;
+            for (int j = 0; j < out_w; j++) {{
+                const int v_begin = std::max(0, pad_w - j), v_end = std::min(kw, in_w + pad_w - j);
+                const float* in_base = in_top + (long)(j - pad_w) * channels;
+                float* out_px = out_row + (long)j * channels;
+                int c = 0;
+                for (; c + 16 <= channels; c += 16) {{
+                    float acc[16] = {{0}};
+                    for (int u = u_begin; u < u_end; u++)
+                        for (int v = v_begin; v < v_end; v++) {{
+                            const float* in_px = in_base + ((long)u * in_w + v) * channels + c;
+                            const float* tap = tap_p + ((size_t)u * kw + v) * channels + c;
+                            #pragma omp simd
+                            for (int k = 0; k < 16; k++) acc[k] += in_px[k] * tap[k];
+                        }}
+                    #pragma omp simd
+                    for (int k = 0; k < 16; k++) out_px[c + k] = acc[k]{bias_block};
+                }}
+                for (; c < channels; c++) {{
+                    float acc = 0.0f;
+                    for (int u = u_begin; u < u_end; u++)
+                        for (int v = v_begin; v < v_end; v++)
+                            acc += in_base[((long)u * in_w + v) * channels + c] * tap_p[((size_t)u * kw + v) * channels + c];
+                    out_px[c] = acc{bias_scalar};
                 }}
             }}
-            {add_bias}
         }}
     }}
-'''
-_ADD_BIAS = '''for (int j = 0; j < out_w; j++) {
-                float* out_px = out_row + (long)j * channels;
-                #pragma omp simd
-                for (int c = 0; c < channels; c++) out_px[c] += in2_p[c];
-            }'''
+"""
 
 # Weight gradient dw[c,0,u,v] = sum dy[n,i,j,c] * x[n,i-p+u,j-p+v,c]; bias gradient sum dy[n,i,j,c].
-_WEIGHT_GRAD_SRC = '''
+# Threads take output rows; each sums one tap over a row in registers, then adds it to its partial sums.
+_WEIGHT_GRAD_SRC = """
     // fastop_dwconv_wgrad
     @alias(x, in0) @alias(dy, in1)
     const int batch = x_shape0, in_h = x_shape1, in_w = x_shape2, channels = x_shape3;
@@ -77,31 +85,44 @@ _WEIGHT_GRAD_SRC = '''
     const int threads = omp_get_max_threads();
     const size_t per_thread = (size_t)(kh * kw + 1) * channels;  // taps, then the bias sum
     std::vector<float> partial(per_thread * threads, 0.0f);
+    float* partial_p = partial.data();
     #pragma omp parallel
     {
-        float* acc = partial.data() + per_thread * omp_get_thread_num();
-        float* bias_acc = acc + (size_t)kh * kw * channels;
+        float* acc_taps = partial_p + per_thread * omp_get_thread_num();
+        float* acc_bias = acc_taps + (size_t)kh * kw * channels;
         #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < batch; n++) {
             for (int i = 0; i < out_h; i++) {
-                const float* g_row = dy_p + (((long)n * out_h + i) * out_w) * channels;
+                const float* g_row = dy_p + ((long)n * out_h + i) * out_w * channels;
                 for (int j = 0; j < out_w; j++) {
                     const float* g = g_row + (long)j * channels;
                     #pragma omp simd
-                    for (int c = 0; c < channels; c++) bias_acc[c] += g[c];
+                    for (int c = 0; c < channels; c++) acc_bias[c] += g[c];
                 }
                 for (int u = 0; u < kh; u++) {
                     const int y = i - pad_h + u;
                     if (y < 0 || y >= in_h) continue;
-                    const float* in_row = x_p + (((long)n * in_h + y) * in_w) * channels;
+                    const float* in_row = x_p + ((long)n * in_h + y) * in_w * channels;
                     for (int v = 0; v < kw; v++) {
-                        float* tap = acc + ((size_t)u * kw + v) * channels;
+                        float* tap = acc_taps + ((size_t)u * kw + v) * channels;
                         const int j_begin = std::max(0, pad_w - v), j_end = std::min(out_w, in_w + pad_w - v);
-                        for (int j = j_begin; j < j_end; j++) {
-                            const float* in_px = in_row + (long)(j - pad_w + v) * channels;
-                            const float* g = g_row + (long)j * channels;
+                        int c = 0;
+                        for (; c + 16 <= channels; c += 16) {
+                            float acc[16] = {0};
+                            for (int j = j_begin; j < j_end; j++) {
+                                const float* in_px = in_row + (long)(j - pad_w + v) * channels + c;
+                                const float* g = g_row + (long)j * channels + c;
+                                #pragma omp simd
+                                for (int k = 0; k < 16; k++) acc[k] += g[k] * in_px[k];
+                            }
                             #pragma omp simd
-                            for (int c = 0; c < channels; c++) tap[c] += g[c] * in_px[c];
+                            for (int k = 0; k < 16; k++) tap[c + k] += acc[k];
+                        }
+                        for (; c < channels; c++) {
+                            float acc = 0.0f;
+                            for (int j = j_begin; j < j_end; j++)
+                                acc += g_row[(long)j * channels + c] * in_row[(long)(j - pad_w + v) * channels + c];
+                            tap[c] += acc;
                         }
                     }
                 }
@@ -119,12 +140,14 @@ _WEIGHT_GRAD_SRC = '''
         for (int t = 0; t < threads; t++) bias_total += partial[per_thread * t + (size_t)kh * kw * channels + c];
         out1_p[c] = bias_total;
     }
-'''
+"""
 
 
 def _conv_kernel(x, weight, bias, pad, flip, out_hw):
     inputs = [x, weight] if bias is None else [x, weight, bias]
-    src = _CONV_SRC.format(add_bias='' if bias is None else _ADD_BIAS)
+    with_bias = bias is not None
+    src = _CONV_SRC.format(bias_block=' + in2_p[c + k]' if with_bias else '',
+                           bias_scalar=' + in2_p[c]' if with_bias else '')
     shape = (x.shape[0],) + out_hw + (x.shape[3],)
     return jt.code(shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src,
                    data=dict(pad_h=pad[0], pad_w=pad[1], flip=float(flip)))

@@ -7,6 +7,7 @@ checkpoints load unchanged.
 """
 from jittor import nn
 
+from ... import ops
 from ...utils.dist import world_size
 
 
@@ -59,8 +60,9 @@ class ConvModule(nn.Module):
         super().__init__()
         if bias == 'auto':
             bias = norm_cfg is None
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                              dilation=dilation, groups=groups, bias=bias)
+        # ops.Conv2d: an nn.Conv2d that runs 1x1 convs as GEMMs on the CPU.
+        self.conv = ops.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                               dilation=dilation, groups=groups, bias=bias)
         self.norm_name = None
         if norm_cfg is not None:
             self.norm_name = {'BN': 'bn', 'BN2d': 'bn', 'SyncBN': 'bn', 'GN': 'gn', 'LN': 'ln'}[norm_cfg['type']]
