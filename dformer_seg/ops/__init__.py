@@ -6,6 +6,7 @@ elsewhere (CUDA, other dtypes, or with ``DFORMER_SEG_FAST_OPS=0``) the plain
 formulation. :mod:`.dispatch` holds that decision, the only device branch.
 """
 from .activation import GELU, gelu
+from .attention import attention
 from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
 from .layer_norm import layer_norm
@@ -14,5 +15,5 @@ from .pointwise_conv import Conv2d, pointwise_conv2d
 from .resize import bilinear_resize
 from .softmax import softmax
 
-__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
+__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
            'gelu', 'layer_norm', 'matmul', 'pointwise_conv2d', 'softmax', 'use_cpu_kernels']

@@ -214,12 +214,6 @@ class GeometryAttentionBase(nn.Module):
         return rotate_pairs(q, sin, cos), rotate_pairs(k, sin, cos), v, lepe
 
 
-def geometry_attention(queries, keys, values, prior):
-    """``softmax(q k^T + prior) v`` over the last two dims; q, k, v (..., L, d), prior (..., L, L)."""
-    scores = ops.matmul(queries, keys, trans_b=True)
-    return ops.matmul(ops.softmax(scores, bias=prior), values)
-
-
 class DecomposedGeometryAttention(GeometryAttentionBase):
     """Attention along W within each row, then along H within each column (reference: Decomposed_GSA).
 
@@ -233,10 +227,10 @@ class DecomposedGeometryAttention(GeometryAttentionBase):
         (sin, cos), (mask_h, mask_w) = geo_prior
         qr, kr, v, lepe = self.project(x, sin, cos)  # qr, kr: (b, heads, h, w, d)
         v = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4)  # (b, heads, h, w, d)
-        v = geometry_attention(qr, kr, v, mask_w)  # along W
+        v = ops.attention(qr, kr, v, mask_w)  # along W
 
         by_column = (0, 1, 3, 2, 4)  # (b, heads, w, h, d)
-        output = geometry_attention(qr.permute(by_column), kr.permute(by_column), v.permute(by_column), mask_h)
+        output = ops.attention(qr.permute(by_column), kr.permute(by_column), v.permute(by_column), mask_h)
         output = output.permute(0, 3, 2, 1, 4).reshape(b, h, w, -1)
         return self.out_proj(output + lepe)
 
@@ -251,7 +245,7 @@ class FullGeometryAttention(GeometryAttentionBase):
         qr = qr.reshape(b, self.num_heads, h * w, -1)
         kr = kr.reshape(b, self.num_heads, h * w, -1)
         vr = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, -1)
-        output = geometry_attention(qr, kr, vr, mask)
+        output = ops.attention(qr, kr, vr, mask)
         output = output.transpose(0, 2, 1, 3).reshape(b, h, w, -1)
         return self.out_proj(output + lepe)
 
