@@ -12,7 +12,6 @@ points of the run and do scheduling, timing, logging, checkpointing and EMA.
 """
 import contextlib
 import os
-import random
 import time
 
 import jittor as jt
@@ -21,7 +20,6 @@ import numpy as np
 from ..registry import HOOKS, LOOPS, METRICS, SEGMENTORS
 from ..utils.dist import is_main_process, world_size
 from ..utils.logger import setup_logger
-from ..utils.misc import broadcast_from_main
 from ..version import __version__
 from .hooks.hook import Hook, get_priority
 from .optim.amp import DynamicLossScaler
@@ -140,7 +138,8 @@ class Runner:
     def _set_seed(self, seed):
         if seed is None:
             # Every process must agree: the data loaders derive their shuffle order from it.
-            seed = int(broadcast_from_main(np.array([random.SystemRandom().randrange(2 ** 31)]))[0])
+            from ..datasets.loader import shared_random_seed
+            seed = shared_random_seed()
         seed = int(seed)
         jt.set_global_seed(seed)  # adds a rank-dependent offset for MPI processes
         return seed

@@ -67,17 +67,6 @@ def all_reduce_sum(array):
     return summed.astype(array.dtype) if np.issubdtype(array.dtype, np.integer) else summed
 
 
-def broadcast_from_main(array):
-    """Rank 0's value of a numpy array, on every process."""
-    import jittor as jt
-    import numpy as np
-
-    array = np.asarray(array)
-    if not jt.in_mpi:
-        return array.copy()
-    return jt.array(array.astype(np.float64)).mpi_broadcast(0).numpy().astype(array.dtype)
-
-
 def barrier():
     """Wait until every MPI process gets here (a no-op in a single process)."""
     all_reduce_sum([0.0])
