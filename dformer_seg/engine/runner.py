@@ -85,6 +85,9 @@ def _to_plain(value):
 
 
 class Runner:
+    """Owns the model, the optimizer, the counters (``epoch``/``iter``: completed ones), the hooks and the
+    loops of one run; ``train()``, ``val()`` and ``test()`` run them. See :meth:`from_cfg` for the config keys."""
+
     def __init__(self, model, work_dir, train_dataloader=None, val_dataloader=None, test_dataloader=None,
                  val_evaluator=None, test_evaluator=None, optim_wrapper=None, param_scheduler=None,
                  train_loop=None, val_loop=None, test_loop=None, default_hooks=None, custom_hooks=None,
@@ -233,11 +236,12 @@ class Runner:
 
     @property
     def dataset_meta(self):
+        """``classes``/``palette`` of the first data loader built so far ({} if none has them)."""
         for name in ('train_dataloader', 'val_loop', 'test_loop'):
             part = self._built.get(name)
-            loader = getattr(part, 'dataloader', part)
-            if part is not None and dataset_meta(loader):
-                return dataset_meta(loader)
+            meta = dataset_meta(getattr(part, 'dataloader', part)) if part is not None else {}
+            if meta:
+                return meta
         return {}
 
     def _build_optimization(self):
