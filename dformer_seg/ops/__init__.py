@@ -13,7 +13,8 @@ from .layer_norm import layer_norm
 from .matmul import matmul
 from .pointwise_conv import Conv2d, pointwise_conv2d
 from .resize import bilinear_resize
+from .rotary import rotate_pairs
 from .softmax import softmax
 
 __all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
-           'gelu', 'layer_norm', 'matmul', 'pointwise_conv2d', 'softmax', 'use_cpu_kernels']
+           'gelu', 'layer_norm', 'matmul', 'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']

@@ -44,7 +44,40 @@ _CONV_SRC = """
             const int u_begin = std::max(0, pad_h - i), u_end = std::min(kh, in_h + pad_h - i);
             const float* in_top = x_p + ((long)n * in_h + i - pad_h) * in_w * channels;
             float* out_row = out0_p + ((long)n * out_h + i) * out_w * channels;
-            for (int j = 0; j < out_w; j++) {{
+            // Interior pixels (every horizontal tap inside the image) go four at a time: each tap vector
+            // loaded once serves four accumulators. The borders go one pixel at a time.
+            const int interior_begin = std::min(out_w, pad_w);
+            const int interior_end = std::max(interior_begin, std::min(out_w, in_w + pad_w - kw + 1));
+            int j = interior_begin;
+            if (channels % 16 == 0) {{
+                for (; j + 4 <= interior_end; j += 4) {{
+                    const float* in_base = in_top + (long)(j - pad_w) * channels;
+                    float* out_px = out_row + (long)j * channels;
+                    for (int c = 0; c < channels; c += 16) {{
+                        float acc0[16] = {{0}}, acc1[16] = {{0}}, acc2[16] = {{0}}, acc3[16] = {{0}};
+                        for (int u = u_begin; u < u_end; u++)
+                            for (int v = 0; v < kw; v++) {{
+                                const float* in_px = in_base + ((long)u * in_w + v) * channels + c;
+                                const float* tap = tap_p + ((size_t)u * kw + v) * channels + c;
+                                #pragma omp simd
+                                for (int k = 0; k < 16; k++) {{
+                                    acc0[k] += in_px[k] * tap[k];
+                                    acc1[k] += in_px[channels + k] * tap[k];
+                                    acc2[k] += in_px[2 * channels + k] * tap[k];
+                                    acc3[k] += in_px[3 * channels + k] * tap[k];
+                                }}
+                            }}
+                        #pragma omp simd
+                        for (int k = 0; k < 16; k++) {{
+                            out_px[c + k] = acc0[k]{bias_block};
+                            out_px[channels + c + k] = acc1[k]{bias_block};
+                            out_px[2 * channels + c + k] = acc2[k]{bias_block};
+                            out_px[3 * channels + c + k] = acc3[k]{bias_block};
+                        }}
+                    }}
+                }}
+            }}
+            auto single_pixel = [&](int j) {{
                 const int v_begin = std::max(0, pad_w - j), v_end = std::min(kw, in_w + pad_w - j);
                 const float* in_base = in_top + (long)(j - pad_w) * channels;
                 float* out_px = out_row + (long)j * channels;
@@ -68,7 +101,9 @@ _CONV_SRC = """
                             acc += in_base[((long)u * in_w + v) * channels + c] * tap_p[((size_t)u * kw + v) * channels + c];
                     out_px[c] = acc{bias_scalar};
                 }}
-            }}
+            }};
+            for (int b = 0; b < interior_begin; b++) single_pixel(b);
+            for (; j < out_w; j++) single_pixel(j);
         }}
     }}
 """

@@ -27,6 +27,15 @@ def test_matches_numpy_and_plain_gradients(kernel, pad):
     np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('kernel,pad', [(3, 1), (7, 3), (3, 0)])
+def test_sixteen_channel_blocks_and_interior_pixel_groups(kernel, pad):
+    # 32 channels and a 13-pixel width exercise the vector blocks, four-pixel groups and the borders.
+    rng = np.random.default_rng(17)
+    x, weight, bias = random_array(rng, (1, 5, 13, 32)), random_array(rng, (32, 1, kernel, kernel)), random_array(rng, (32,))
+    out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias])
+    np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
+
+
 def test_without_bias_and_rectangular_padding():
     rng = np.random.default_rng(11)
     x, weight = random_array(rng, (1, 4, 7, 3)), random_array(rng, (3, 1, 3, 5))

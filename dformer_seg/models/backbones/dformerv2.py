@@ -121,13 +121,6 @@ def head_decays(num_heads, init_value, heads_range):
     return np.log(f32(1.0) - np.power(f32(2.0), f32(-init_value) - ramp)).astype(np.float32)
 
 
-def rotate_pairs(x, sin, cos):
-    """Rotary position code: rotate each channel pair (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)."""
-    pairs = x.reshape(x.shape[:-1] + (x.shape[-1] // 2, 2))
-    rotated = jt.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).reshape(x.shape)
-    return (x * cos) + (rotated * sin)
-
-
 class GeometryPrior(nn.Module):
     """Builds a block's geometry prior from the depth map (reference: GeoPriorGen).
 
@@ -144,7 +137,7 @@ class GeometryPrior(nn.Module):
     def rotary_tables(self, height, width):
         # The phase uses the flat position index; keep index * angle in float32 like the reference.
         index = jt.arange(height * width).float32()
-        phase = index.reshape(-1, 1) * self.angle.reshape(1, -1)
+        phase = (index.reshape(-1, 1) * self.angle.reshape(1, -1)).stop_grad()  # fixed tables, never trained
         return jt.sin(phase).reshape(height, width, -1), jt.cos(phase).reshape(height, width, -1)
 
     def axis_decay(self, length):
@@ -211,7 +204,7 @@ class GeometryAttentionBase(nn.Module):
         k = k * self.scaling
         q = q.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
         k = k.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
-        return rotate_pairs(q, sin, cos), rotate_pairs(k, sin, cos), v, lepe
+        return ops.rotate_pairs(q, sin, cos), ops.rotate_pairs(k, sin, cos), v, lepe
 
 
 class DecomposedGeometryAttention(GeometryAttentionBase):
