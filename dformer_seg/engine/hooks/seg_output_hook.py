@@ -7,21 +7,8 @@ import numpy as np
 from ...registry import HOOKS
 from ...utils.dist import is_main_process, rank, world_size
 from ...utils.misc import barrier
+from ...visualization import default_palette, overlay_label_map
 from .hook import Hook
-
-
-def default_palette(num_classes):
-    """A fixed pseudo-random RGB colour per class, for datasets without a palette."""
-    rng = np.random.RandomState(42)
-    return rng.randint(0, 256, size=(num_classes, 3)).tolist()
-
-
-def colorize(label_map, palette):
-    """An (H, W, 3) uint8 RGB image of a label map."""
-    palette = np.asarray(palette, dtype=np.uint8)
-    if label_map.max(initial=0) >= len(palette):
-        raise ValueError(f'label {label_map.max()} has no colour: the palette has {len(palette)} entries')
-    return palette[label_map]
 
 
 @HOOKS.register_module()
@@ -85,12 +72,8 @@ class SegOutputHook(Hook):
         image = cv2.imread(img_path, cv2.IMREAD_COLOR)
         if image is None:
             raise FileNotFoundError(f'cannot read {img_path} to draw the prediction on it')
-        if image.shape[:2] != pred.shape:
-            image = cv2.resize(image, (pred.shape[1], pred.shape[0]), interpolation=cv2.INTER_LINEAR)
         palette = self._palette or default_palette(int(pred.max(initial=0)) + 1)
-        color = colorize(pred, palette)[..., ::-1]  # RGB palette -> BGR like the image
-        blended = image * (1.0 - self.opacity) + color * self.opacity
-        cv2.imwrite(path, blended.round().astype(np.uint8))
+        cv2.imwrite(path, overlay_label_map(image, pred, palette, self.opacity, color_order='bgr'))
 
     def after_test_epoch(self, runner, metrics=None):
         if not self.json_file:
