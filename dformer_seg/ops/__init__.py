@@ -9,6 +9,7 @@ from .activation import GELU, gelu
 from .attention import attention
 from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
+from .geometry_attention import decomposed_geometry_attention
 from .layer_norm import layer_norm
 from .matmul import matmul
 from .pointwise_conv import Conv2d, pointwise_conv2d
@@ -16,5 +17,6 @@ from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax
 
-__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
-           'gelu', 'layer_norm', 'matmul', 'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']
+__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'decomposed_geometry_attention',
+           'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'matmul',
+           'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']

@@ -18,6 +18,8 @@ that official checkpoints load unchanged (after stripping ``backbone.``).
 The order of floating-point operations follows the reference as well, so
 that float32 results agree with it to rounding.
 """
+from collections import namedtuple
+
 import numpy as np
 import jittor as jt
 from jittor import nn
@@ -121,6 +123,11 @@ def head_decays(num_heads, init_value, heads_range):
     return np.log(f32(1.0) - np.power(f32(2.0), f32(-init_value) - ramp)).astype(np.float32)
 
 
+# What the decomposed attention needs to build its row and column priors: the depth at the feature
+# resolution (B, 1, H, W), the per-head decay and the two mixing weights.
+AxisPriorParams = namedtuple('AxisPriorParams', 'depth decay weight')
+
+
 class GeometryPrior(nn.Module):
     """Builds a block's geometry prior from the depth map (reference: GeoPriorGen).
 
@@ -139,17 +146,6 @@ class GeometryPrior(nn.Module):
         index = jt.arange(height * width).float32()
         phase = (index.reshape(-1, 1) * self.angle.reshape(1, -1)).stop_grad()  # fixed tables, never trained
         return jt.sin(phase).reshape(height, width, -1), jt.cos(phase).reshape(height, width, -1)
-
-    def axis_decay(self, length):
-        """|i - j| * decay along one axis: (heads, L, L)."""
-        index = jt.arange(length).float32()
-        distance = (index.reshape(-1, 1) - index.reshape(1, -1)).abs()
-        return distance * self.decay.reshape(-1, 1, 1)
-
-    def axis_depth_decay(self, depth):
-        """|d_i - d_j| * decay within each line of ``depth`` (B, 1, lines, L): (B, heads, lines, L, L)."""
-        difference = (depth.unsqueeze(-1) - depth.unsqueeze(-2)).abs()
-        return difference * self.decay.reshape(-1, 1, 1, 1)
 
     def grid_decay(self, height, width):
         """Manhattan distance between all positions * decay: (heads, HW, HW)."""
@@ -170,12 +166,8 @@ class GeometryPrior(nn.Module):
         depth = resize(depth, size, mode='bilinear', align_corners=False)
         sin, cos = self.rotary_tables(height, width)
         if decomposed:
-            # Column attention runs along H within each column, row attention along W within each row.
-            depth_h = self.axis_depth_decay(depth.transpose(0, 1, 3, 2))
-            depth_w = self.axis_depth_decay(depth)
-            mask_h = self.weight[0] * self.axis_decay(height).unsqueeze(0).unsqueeze(2) + self.weight[1] * depth_h
-            mask_w = self.weight[0] * self.axis_decay(width).unsqueeze(0).unsqueeze(2) + self.weight[1] * depth_w
-            return (sin, cos), (mask_h, mask_w)
+            # The row / column priors are built inside ops.decomposed_geometry_attention (see there).
+            return (sin, cos), AxisPriorParams(depth, self.decay, self.weight)
         mask = self.weight[0] * self.grid_decay(height, width) + self.weight[1] * self.grid_depth_decay(depth)
         return (sin, cos), mask
 
@@ -210,21 +202,15 @@ class GeometryAttentionBase(nn.Module):
 class DecomposedGeometryAttention(GeometryAttentionBase):
     """Attention along W within each row, then along H within each column (reference: Decomposed_GSA).
 
-    The reference moves the heads behind the rows (columns); every (row, head)
-    pair is an independent attention, so keeping the heads in front gives the
-    same result and uses the masks (B, heads, rows, L, L) as they are built.
+    The priors along rows and columns (distance and depth difference, scaled
+    per head) are built by :func:`ops.decomposed_geometry_attention`, which
+    also keeps v and the result channels-last.
     """
 
     def execute(self, x, geo_prior):
-        b, h, w, _ = x.shape
-        (sin, cos), (mask_h, mask_w) = geo_prior
+        (sin, cos), prior = geo_prior
         qr, kr, v, lepe = self.project(x, sin, cos)  # qr, kr: (b, heads, h, w, d)
-        v = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4)  # (b, heads, h, w, d)
-        v = ops.attention(qr, kr, v, mask_w)  # along W
-
-        by_column = (0, 1, 3, 2, 4)  # (b, heads, w, h, d)
-        output = ops.attention(qr.permute(by_column), kr.permute(by_column), v.permute(by_column), mask_h)
-        output = output.permute(0, 3, 2, 1, 4).reshape(b, h, w, -1)
+        output = ops.decomposed_geometry_attention(qr, kr, v, prior.depth, prior.decay, prior.weight)
         return self.out_proj(output + lepe)
 
 
