@@ -11,6 +11,7 @@ from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
 from .geometry_attention import decomposed_geometry_attention
 from .layer_norm import layer_norm
+from .linear import Linear, linear
 from .matmul import matmul
 from .pointwise_conv import Conv2d, pointwise_conv2d
 from .resize import bilinear_resize
@@ -18,5 +19,5 @@ from .rotary import rotate_pairs
 from .softmax import softmax
 
 __all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'decomposed_geometry_attention',
-           'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'matmul',
+           'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
            'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']

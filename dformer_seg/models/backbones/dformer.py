@@ -94,9 +94,9 @@ class ConvFFN(nn.Module):
         super().__init__()
         hidden = dim * mlp_ratio
         self.norm = ChannelsLastLayerNorm(dim)
-        self.fc1 = nn.Linear(dim, hidden)
+        self.fc1 = ops.Linear(dim, hidden)
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
-        self.fc2 = nn.Linear(hidden, dim)
+        self.fc2 = ops.Linear(hidden, dim)
         self.act = ops.GELU()
 
     def execute(self, x):
@@ -131,24 +131,24 @@ class RGBDAttention(nn.Module):
         self.window = window
         self.with_depth_output = with_depth_output
 
-        self.q = nn.Linear(dim, dim)
-        self.q_cut = nn.Linear(dim, half)
-        self.a = nn.Linear(dim, dim)
-        self.l = nn.Linear(dim, dim)  # noqa: E741  (official parameter name)
+        self.q = ops.Linear(dim, dim)
+        self.q_cut = ops.Linear(dim, half)
+        self.a = ops.Linear(dim, dim)
+        self.l = ops.Linear(dim, dim)  # noqa: E741  (official parameter name)
         self.conv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
         self.e_conv = nn.Conv2d(half, half, 7, padding=3, groups=half)
-        self.e_fore = nn.Linear(half, half)
-        self.e_back = nn.Linear(half, half)
+        self.e_fore = ops.Linear(half, half)
+        self.e_back = ops.Linear(half, half)
         concat_dim = dim * 2 if window else dim + half
-        self.proj = nn.Linear(concat_dim, dim)
+        self.proj = ops.Linear(concat_dim, dim)
         if with_depth_output:
-            self.proj_e = nn.Linear(concat_dim, half)
+            self.proj_e = ops.Linear(concat_dim, half)
         if window:
             if half % num_heads:
                 raise ValueError(f'dim // 2 = {half} must be divisible by num_heads = {num_heads}')
             self.head_dim = half // num_heads
-            self.short_cut_linear = nn.Linear(dim + half, half)
-            self.kv = nn.Linear(dim, dim)
+            self.short_cut_linear = ops.Linear(dim + half, half)
+            self.kv = ops.Linear(dim, dim)
         self.act = ops.GELU()
         self.norm = ChannelsLastLayerNorm(dim)
         self.norm_e = ChannelsLastLayerNorm(half)

@@ -180,11 +180,11 @@ class GeometryAttentionBase(nn.Module):
         self.num_heads = num_heads
         self.key_dim = embed_dim // num_heads
         self.scaling = self.key_dim ** -0.5
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.k_proj = nn.Linear(embed_dim, embed_dim)
-        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = ops.Linear(embed_dim, embed_dim)
+        self.k_proj = ops.Linear(embed_dim, embed_dim)
+        self.v_proj = ops.Linear(embed_dim, embed_dim)
         self.lepe = ChannelsLastDWConv(embed_dim, 5, 2)
-        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self.out_proj = ops.Linear(embed_dim, embed_dim)
 
     def project(self, x, sin, cos):
         """Return rotated queries and keys (B, heads, H, W, d), values (B, H, W, C) and the local term."""
@@ -234,8 +234,8 @@ class ConvFFN(nn.Module):
 
     def __init__(self, embed_dim, ffn_dim):
         super().__init__()
-        self.fc1 = nn.Linear(embed_dim, ffn_dim)
-        self.fc2 = nn.Linear(ffn_dim, embed_dim)
+        self.fc1 = ops.Linear(embed_dim, ffn_dim)
+        self.fc2 = ops.Linear(ffn_dim, embed_dim)
         self.dwconv = ChannelsLastDWConv(ffn_dim, 3, 1)
 
     def execute(self, x):

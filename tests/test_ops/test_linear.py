@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+import jittor as jt
+from jittor import nn
+
+from dformer_seg.ops import Linear, linear
+from op_test_utils import assert_matches_plain, random_array
+
+
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_matches_numpy_and_plain_gradients(with_bias):
+    rng = np.random.default_rng(22)
+    x, weight, bias = random_array(rng, (2, 3, 5, 6)), random_array(rng, (4, 6)), random_array(rng, (4,))
+    if with_bias:
+        out = assert_matches_plain(linear, [x, weight, bias])
+    else:
+        out = assert_matches_plain(lambda a, w: linear(a, w), [x, weight])
+    np.testing.assert_allclose(out, x @ weight.T + (bias if with_bias else 0), rtol=1e-5, atol=1e-6)
+
+
+def test_module_is_a_drop_in_for_nn_linear():
+    rng = np.random.default_rng(23)
+    ours, reference = Linear(6, 3), nn.Linear(6, 3)
+    assert isinstance(ours, nn.Linear) and sorted(ours.state_dict()) == ['bias', 'weight']
+    reference.load_parameters({k: v.numpy() for k, v in ours.state_dict().items()})
+    x = jt.array(random_array(rng, (4, 6)))
+    np.testing.assert_allclose(ours(x).numpy(), reference(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert Linear(6, 3, bias=False).bias is None
+
+
+def test_bad_shapes_are_reported():
+    with pytest.raises(ValueError, match='does not fit'):
+        linear(jt.zeros((2, 5)), jt.zeros((3, 4)))
+    with pytest.raises(ValueError, match='bias'):
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), jt.zeros((4,)))
