@@ -12,6 +12,8 @@ channels (vectorised), output rows are split over the cores.
   ``K-1-p``;
 * weight and bias gradients: per-thread partial sums over output rows.
 """
+import re
+
 import jittor as jt
 from jittor import nn
 
@@ -19,8 +21,8 @@ from .dispatch import use_cpu_kernels
 
 _HEADER = '#include <vector>\n#include <algorithm>\n#include <omp.h>\n'
 
-# out = conv(in0, filter in1) + optional bias (in2). data: pad_h, pad_w, flip (use the filter rotated by
-# 180 degrees). Each output pixel accumulates 16 channels at a time in registers over all its taps.
+# out = conv(in0, filter in1) + optional bias + optional residual (same shape as out; the inputs after the
+# filter, in that order). data: pad_h, pad_w, flip (use the filter rotated by 180 degrees). Each output pixel accumulates 16 channels at a time in registers over all its taps.
 _CONV_SRC = """
     // fastop_dwconv
     @alias(x, in0) @alias(w, in1)
@@ -69,10 +71,10 @@ _CONV_SRC = """
                             }}
                         #pragma omp simd
                         for (int k = 0; k < 16; k++) {{
-                            out_px[c + k] = acc0[k]{bias_block};
-                            out_px[channels + c + k] = acc1[k]{bias_block};
-                            out_px[2 * channels + c + k] = acc2[k]{bias_block};
-                            out_px[3 * channels + c + k] = acc3[k]{bias_block};
+                            out_px[c + k] = acc0[k]{bias_block}{residual}[c + k];
+                            out_px[channels + c + k] = acc1[k]{bias_block}{residual}[channels + c + k];
+                            out_px[2 * channels + c + k] = acc2[k]{bias_block}{residual}[2 * channels + c + k];
+                            out_px[3 * channels + c + k] = acc3[k]{bias_block}{residual}[3 * channels + c + k];
                         }}
                     }}
                 }}
@@ -92,14 +94,14 @@ _CONV_SRC = """
                             for (int k = 0; k < 16; k++) acc[k] += in_px[k] * tap[k];
                         }}
                     #pragma omp simd
-                    for (int k = 0; k < 16; k++) out_px[c + k] = acc[k]{bias_block};
+                    for (int k = 0; k < 16; k++) out_px[c + k] = acc[k]{bias_block}{residual}[c + k];
                 }}
                 for (; c < channels; c++) {{
                     float acc = 0.0f;
                     for (int u = u_begin; u < u_end; u++)
                         for (int v = v_begin; v < v_end; v++)
                             acc += in_base[((long)u * in_w + v) * channels + c] * tap_p[((size_t)u * kw + v) * channels + c];
-                    out_px[c] = acc{bias_scalar};
+                    out_px[c] = acc{bias_scalar}{residual}[c];
                 }}
             }};
             for (int b = 0; b < interior_begin; b++) single_pixel(b);
@@ -178,35 +180,48 @@ _WEIGHT_GRAD_SRC = """
 """
 
 
-def _conv_kernel(x, weight, bias, pad, flip, out_hw):
-    inputs = [x, weight] if bias is None else [x, weight, bias]
-    with_bias = bias is not None
-    src = _CONV_SRC.format(bias_block=' + in2_p[c + k]' if with_bias else '',
-                           bias_scalar=' + in2_p[c]' if with_bias else '')
+def _conv_kernel(x, weight, bias, pad, flip, out_hw, residual=None):
+    inputs = [x, weight] + [t for t in (bias, residual) if t is not None]
+    src = _CONV_SRC.format(bias_block=' + in2_p[c + k]' if bias is not None else '',
+                           bias_scalar=' + in2_p[c]' if bias is not None else '',
+                           residual='{residual}')
+    if residual is None:
+        src = re.sub(r'\{residual\}\[[^\]]*\]', '', src)
+    else:
+        src = re.sub(r'\{residual\}\[([^\]]*)\]', rf' + in{len(inputs) - 1}_p[(out_px - out0_p) + \1]', src)
     shape = (x.shape[0],) + out_hw + (x.shape[3],)
     return jt.code(shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src,
                    data=dict(pad_h=pad[0], pad_w=pad[1], flip=float(flip)))
 
 
 class _DepthwiseConvNHWC(jt.Function):
-    def __init__(self, padding):
+    def __init__(self, padding, with_bias, with_residual):
         self.padding = padding
+        self.with_bias = with_bias
+        self.with_residual = with_residual
 
-    def execute(self, x, weight, bias=None):
+    def execute(self, x, weight, *extra):
+        bias = extra[0] if self.with_bias else None
+        residual = extra[-1] if self.with_residual else None
         kh, kw = weight.shape[2:]
         out_hw = (x.shape[1] + 2 * self.padding[0] - kh + 1, x.shape[2] + 2 * self.padding[1] - kw + 1)
-        self.saved = x, weight, bias is not None
-        return _conv_kernel(x, weight, bias, self.padding, False, out_hw)
+        self.saved = x, weight
+        return _conv_kernel(x, weight, bias, self.padding, False, out_hw, residual)
 
     def grad(self, grad_y):
-        x, weight, with_bias = self.saved
+        x, weight = self.saved
         kh, kw = weight.shape[2:]
         flipped_pad = (kh - 1 - self.padding[0], kw - 1 - self.padding[1])
         grad_x = _conv_kernel(grad_y, weight, None, flipped_pad, True, tuple(x.shape[1:3]))
         grad_w, grad_b = jt.code([weight.shape, (weight.shape[0],)], ['float32', 'float32'], [x, grad_y],
                                  cpu_header=_HEADER, cpu_src=_WEIGHT_GRAD_SRC,
                                  data=dict(pad_h=self.padding[0], pad_w=self.padding[1]))
-        return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
+        grads = [grad_x, grad_w]
+        if self.with_bias:
+            grads.append(grad_b)
+        if self.with_residual:
+            grads.append(grad_y)  # the residual is added unchanged
+        return tuple(grads)
 
 
 def _pair(value, name):
@@ -216,11 +231,13 @@ def _pair(value, name):
     return pair
 
 
-def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0):
+def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None):
     """Depth-wise conv, stride 1, of ``x`` (N, H, W, C) with ``weight`` (C, 1, kh, kw) and ``bias`` (C,).
 
-    Returns (N, H + 2 * pad_h - kh + 1, W + 2 * pad_w - kw + 1, C). Off the
-    fast path this is ``nn.conv2d(groups=C)`` between two transposes.
+    Returns (N, H + 2 * pad_h - kh + 1, W + 2 * pad_w - kw + 1, C), plus
+    ``residual`` (that shape) when given: ``conv(x) + bias + residual`` in one
+    pass. Off the fast path this is ``nn.conv2d(groups=C)`` between two
+    transposes (and the addition).
     """
     if x.ndim != 4:
         raise ValueError(f'depthwise_conv2d_nhwc expects an (N, H, W, C) tensor, got shape {tuple(x.shape)}')
@@ -231,8 +248,14 @@ def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0):
     if bias is not None and tuple(bias.shape) != (channels,):
         raise ValueError(f'depthwise_conv2d_nhwc: bias must be ({channels},), got {tuple(bias.shape)}')
     padding = _pair(padding, 'padding')
-    operands = [x, weight] if bias is None else [x, weight, bias]
+    out_shape = (x.shape[0], x.shape[1] + 2 * padding[0] - weight.shape[2] + 1,
+                 x.shape[2] + 2 * padding[1] - weight.shape[3] + 1, channels)
+    if residual is not None and tuple(residual.shape) != out_shape:
+        raise ValueError(f'depthwise_conv2d_nhwc: residual must have the output shape {out_shape}, '
+                         f'got {tuple(residual.shape)}')
+    operands = [x, weight] + [t for t in (bias, residual) if t is not None]
     if not use_cpu_kernels(*operands):
         y = nn.conv2d(x.permute(0, 3, 1, 2), weight, bias, stride=1, padding=padding, groups=channels)
-        return y.permute(0, 2, 3, 1)
-    return _DepthwiseConvNHWC(padding)(*operands)
+        y = y.permute(0, 2, 3, 1)
+        return y if residual is None else y + residual
+    return _DepthwiseConvNHWC(padding, bias is not None, residual is not None)(*operands)

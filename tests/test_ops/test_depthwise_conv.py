@@ -36,6 +36,21 @@ def test_sixteen_channel_blocks_and_interior_pixel_groups(kernel, pad):
     np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_residual_is_added_and_gets_the_gradient(with_bias):
+    rng = np.random.default_rng(24)
+    x, weight, bias = random_array(rng, (1, 4, 9, 16)), random_array(rng, (16, 1, 3, 3)), random_array(rng, (16,))
+    residual = random_array(rng, (1, 4, 9, 16))
+    if with_bias:
+        out = assert_matches_plain(lambda a, w, b, r: depthwise_conv2d_nhwc(a, w, b, 1, residual=r),
+                                   [x, weight, bias, residual])
+    else:
+        out = assert_matches_plain(lambda a, w, r: depthwise_conv2d_nhwc(a, w, None, 1, residual=r),
+                                   [x, weight, residual])
+    expected = numpy_depthwise_nhwc(x, weight, bias if with_bias else None, (1, 1)) + residual
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_without_bias_and_rectangular_padding():
     rng = np.random.default_rng(11)
     x, weight = random_array(rng, (1, 4, 7, 3)), random_array(rng, (3, 1, 3, 5))
@@ -48,5 +63,7 @@ def test_bad_shapes_are_reported():
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 2, 3, 3)))
     with pytest.raises(ValueError, match='bias'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), jt.zeros((3,)))
+    with pytest.raises(ValueError, match='residual'):
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=1, residual=jt.zeros((1, 3, 3, 4)))
     with pytest.raises(ValueError, match='padding'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=-1)

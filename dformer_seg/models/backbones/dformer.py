@@ -82,9 +82,9 @@ def adaptive_avg_pool2d(x, output_size):
     return x.reshape(n, c, out_w, out_h).transpose(0, 1, 3, 2)
 
 
-def depthwise_conv_nhwc(conv, x):
-    """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor."""
-    return ops.depthwise_conv2d_nhwc(x, conv.weight, conv.bias, conv.padding)
+def depthwise_conv_nhwc(conv, x, residual=None):
+    """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor (+ residual)."""
+    return ops.depthwise_conv2d_nhwc(x, conv.weight, conv.bias, conv.padding, residual=residual)
 
 
 class ConvFFN(nn.Module):
@@ -101,7 +101,7 @@ class ConvFFN(nn.Module):
 
     def execute(self, x):
         x = self.fc1(self.norm(x))
-        x = depthwise_conv_nhwc(self.pos, x) + x
+        x = depthwise_conv_nhwc(self.pos, x, residual=x)
         return self.fc2(self.act(x))
 
 

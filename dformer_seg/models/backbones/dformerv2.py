@@ -58,14 +58,15 @@ class LayerNorm(nn.LayerNorm):
 
 
 class ChannelsLastDWConv(nn.Module):
-    """Depth-wise conv applied to a (B, H, W, C) tensor (reference: DWConv2d)."""
+    """Depth-wise conv applied to a (B, H, W, C) tensor (reference: DWConv2d), plus an optional residual."""
 
     def __init__(self, dim, kernel_size, padding):
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, stride=1, padding=padding, groups=dim)
 
-    def execute(self, x):
-        return ops.depthwise_conv2d_nhwc(x, self.dwconv.weight, self.dwconv.bias, self.dwconv.padding)
+    def execute(self, x, residual=None):
+        return ops.depthwise_conv2d_nhwc(x, self.dwconv.weight, self.dwconv.bias, self.dwconv.padding,
+                                         residual=residual)
 
 
 class PatchEmbed(nn.Module):
@@ -240,7 +241,7 @@ class ConvFFN(nn.Module):
 
     def execute(self, x):
         x = ops.gelu(self.fc1(x))
-        x = self.dwconv(x) + x
+        x = self.dwconv(x, residual=x)
         return self.fc2(x)
 
 
@@ -265,7 +266,7 @@ class GeometryBlock(nn.Module):
             self.gamma_2 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
 
     def execute(self, x, depth):
-        x = x + self.cnn_pos_encode(x)
+        x = self.cnn_pos_encode(x, residual=x)
         geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
         attn = self.Attention(self.layer_norm1(x), geo_prior)
         if self.layerscale:
