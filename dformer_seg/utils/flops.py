@@ -290,6 +290,180 @@ def thop_adaptive_avg_pool_function(call):
     return _adaptive_pool_cost(x, call.output)
 
 
+# ------------------------------------------- fast-op rules (dformer_seg.ops)
+# Each fast op counts the arithmetic of its plain Jittor formulation (what runs off the CPU kernels),
+# so a model's full count is the same with and without the kernels. In the thop convention they are
+# functional ops (zero), except the depth-wise conv, which replaces an nn.Conv2d of the reference.
+def _fast_op_arguments(original, call):
+    return _bind(original, call.args, call.kwargs)
+
+
+def fast_matmul(original):
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        a = arguments['a']
+        inner = a.shape[-2] if arguments['trans_a'] else a.shape[-1]
+        return _output_numel(call.output) * int(inner)
+    return rule
+
+
+def _softmax_cost(rows, n):
+    return rows * (5 * n - 2)
+
+
+def fast_softmax(original):
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        x = arguments['x']
+        rows, n = _softmax_rows(x, arguments['dim'])
+        bias_add = _numel(x) if arguments['bias'] is not None else 0
+        return bias_add + _softmax_cost(rows, n)
+    return rule
+
+
+def fast_layer_norm(original):
+    """Mean, subtract, square, mean, divide, scale, shift per element; + eps and sqrt per row."""
+    def rule(call):
+        x = _fast_op_arguments(original, call)['x']
+        n = _numel(x)
+        return 7 * n + 2 * (n // int(x.shape[-1]))
+    return rule
+
+
+def fast_gelu(original):
+    return op_activation('gelu')
+
+
+def fast_bilinear_resize(original):
+    return lambda call: _interpolation_cost('bilinear', call.output)
+
+
+def fast_linear(original):
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        out = _output_numel(call.output)
+        return out * int(arguments['weight'].shape[1]) + (out if arguments['bias'] is not None else 0)
+    return rule
+
+
+def fast_pointwise_conv(original):
+    return fast_linear(original)  # weight (C_out, C_in, 1, 1): C_in multiply-adds per output (+ bias)
+
+
+def _depthwise_conv_multiply_adds(arguments, output):
+    """As the nn.Conv2d it replaces: output elements x kernel area (one input channel per group)."""
+    return _output_numel(output) * math.prod(int(s) for s in arguments['weight'].shape[1:])
+
+
+def thop_depthwise_conv(original):
+    return lambda call: _depthwise_conv_multiply_adds(_fast_op_arguments(original, call), call.output)
+
+
+def depthwise_conv_params(original):
+    """The conv's weight and bias: thop counts them as the parameters of the nn.Conv2d."""
+    def params(call):
+        arguments = _fast_op_arguments(original, call)
+        return [v for v in (arguments['weight'], arguments['bias']) if isinstance(v, jt.Var)]
+    return params
+
+
+def fast_depthwise_conv(original):
+    """The convolution, plus one add per output for the bias and one for the residual when given."""
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        out = _output_numel(call.output)
+        extra = sum(out for name in ('bias', 'residual') if arguments[name] is not None)
+        return _depthwise_conv_multiply_adds(arguments, call.output) + extra
+    return rule
+
+
+def _attention_cost(batch, lq, lk, d, dv, with_bias):
+    """q k^T, the bias add, softmax over each of the lq rows, then the product with v."""
+    scores = batch * lq * lk
+    return scores * d + (scores if with_bias else 0) + _softmax_cost(batch * lq, lk) + batch * lq * dv * lk
+
+
+def fast_attention(original):
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        q, k, v = arguments['q'], arguments['k'], arguments['v']
+        lq, d = int(q.shape[-2]), int(q.shape[-1])
+        batch = _numel(q) // (lq * d)
+        return _attention_cost(batch, lq, int(k.shape[-2]), d, int(v.shape[-1]), arguments['bias'] is not None)
+    return rule
+
+
+def _axis_prior_cost(batch, heads, lines, length):
+    """prior = a * (|i - j| * decay) + b * (|d_i - d_j| * decay), built as the plain formulation does:
+    the index ramp (jt.arange: start + i * step), |i - j| (2 per L x L), x decay and x a (per head),
+    |d_i - d_j| (2 per line), x decay, x b and the sum (per head and line)."""
+    square = length * length
+    return (2 * length + (2 + 2 * heads) * square + 2 * batch * lines * square
+            + 3 * batch * heads * lines * square)
+
+
+def fast_decomposed_geometry_attention(original):
+    """Attention along W in each row, then along H in each column, each with its prior as the bias."""
+    def rule(call):
+        q = _fast_op_arguments(original, call)['q']
+        batch, heads, height, width, head_dim = (int(s) for s in q.shape)
+        total = 0
+        for lines, length in ((height, width), (width, height)):
+            total += _axis_prior_cost(batch, heads, lines, length)
+            total += _attention_cost(batch * heads * lines, length, length, head_dim, head_dim, True)
+        return total
+    return rule
+
+
+def fast_rotate_pairs(original):
+    """x * cos + rotate(x) * sin: two multiplies and an add per element, the negation per pair."""
+    def rule(call):
+        n = _numel(_fast_op_arguments(original, call)['x'])
+        return 3 * n + n // 2
+    return rule
+
+
+# name in dformer_seg.ops -> (full rule, thop rule, thop kind, thop params of a call); each a factory taking
+# the op's function (for its signature), or None.
+FAST_OP_RULES = {
+    'matmul': (fast_matmul, None, None, None),
+    'softmax': (fast_softmax, None, None, None),
+    'layer_norm': (fast_layer_norm, None, None, None),
+    'gelu': (fast_gelu, None, None, None),
+    'bilinear_resize': (fast_bilinear_resize, None, None, None),
+    'linear': (fast_linear, None, None, None),
+    'pointwise_conv2d': (fast_pointwise_conv, None, None, None),
+    'depthwise_conv2d_nhwc': (fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
+    'attention': (fast_attention, None, None, None),
+    'decomposed_geometry_attention': (fast_decomposed_geometry_attention, None, None, None),
+    'rotate_pairs': (fast_rotate_pairs, None, None, None),
+}
+# Public names of dformer_seg.ops that compute nothing (the switch between kernels and plain Jittor).
+FAST_OP_HELPERS = frozenset({'FAST_OPS_ENV', 'fast_ops', 'fast_ops_enabled', 'use_cpu_kernels'})
+
+
+def _fast_op_module_rules():
+    """(thop, full) rules of the module classes of dformer_seg.ops that their base class does not cover."""
+    from .. import ops
+    return {}, {ops.GELU: full_activation('gelu')}
+
+
+def uncovered_fast_ops():
+    """Public names of ``dformer_seg.ops`` that the counter has no rule for (they would go uncounted)."""
+    from .. import ops
+    thop, full = _jittor_module_rules()
+    full.update(_fast_op_module_rules()[1])
+    missing = []
+    for name in ops.__all__:
+        value = getattr(ops, name)
+        if name in FAST_OP_HELPERS or name in FAST_OP_RULES:
+            continue
+        if isinstance(value, type) and issubclass(value, nn.Module) and _rule_for(value, full) is not None:
+            continue
+        missing.append(name)
+    return missing
+
+
 # ------------------------------------------------------------- rule tables
 def _jittor_module_rules():
     """(thop rules, full rules) for Jittor's own layers, keyed by class."""
@@ -395,6 +569,40 @@ def _functional_patches():
     return patches
 
 
+@dataclass(frozen=True)
+class _Patch:
+    """One wrapped function: ``owner.attr``, the kind its counts are reported under, and its rules
+    (factories taking the original function; ``thop_params`` gives the Vars thop counts as parameters)."""
+    owner: object
+    attr: str
+    full_kind: str
+    full: object = None
+    thop: object = None
+    thop_kind: str = None
+    thop_params: object = None
+    uncounted: bool = False
+
+
+def _fast_op_patches():
+    """A patch for every computing function of ``dformer_seg.ops`` (the models call them as ``ops.X``).
+
+    A public function without a rule is still wrapped, so that its calls are
+    reported as uncounted instead of silently adding nothing.
+    """
+    from .. import ops
+    patches = []
+    for name in ops.__all__:
+        value = getattr(ops, name)
+        if name in FAST_OP_HELPERS or isinstance(value, type) or not callable(value):
+            continue  # module classes are counted through their execute (see _wrap_modules)
+        if name in FAST_OP_RULES:
+            full, thop, thop_kind, thop_params = FAST_OP_RULES[name]
+            patches.append(_Patch(ops, name, name, full, thop, thop_kind or name, thop_params))
+        else:
+            patches.append(_Patch(ops, name, name, uncounted=True))
+    return patches
+
+
 # ------------------------------------------------------------------ reports
 @dataclass
 class ParamCount:
@@ -415,6 +623,7 @@ class FlopReport:
     full_by_module: dict  # module path -> full FLOPs of the ops it ran itself (children excluded)
     thop_by_module: dict
     params_outside_thop: dict  # module path -> trainable params thop does not see
+    uncounted: dict = field(default_factory=dict)  # fast op / fast-op module without a rule -> calls
 
     def flops(self, convention):
         if convention not in CONVENTIONS:
@@ -428,6 +637,10 @@ def _display_name(cls):
             if getattr(nn, name) is cls:
                 return name
     return cls.__name__
+
+
+def _is_fast_op_class(cls):
+    return cls.__module__.startswith('dformer_seg.ops')
 
 
 def _rule_for(cls, table):
@@ -483,6 +696,9 @@ class FlopCounter:
         self.model = model
         self.trainability = trainability if trainability is not None else parameter_trainability(model)
         self._thop_rules, self._full_rules = _jittor_module_rules()
+        fast_thop, fast_full = _fast_op_module_rules()
+        self._thop_rules.update(fast_thop)
+        self._full_rules.update(fast_full)
         equivalents, self._thop_function_rules = thop_equivalents()
         self._thop_rules.update(equivalents)
         self._restore = []
@@ -491,6 +707,8 @@ class FlopCounter:
         self._full_depth = 0
         self._records = defaultdict(int)  # (convention, module path, kind) -> flops
         self._thop_modules = {}  # path -> module that ran with a thop rule
+        self._thop_vars = {}  # id -> parameter Var of a function call thop counts as a layer
+        self._uncounted = defaultdict(int)  # fast op without a rule -> calls
         self._active = False
 
     # -------------------------------------------------------------- install
@@ -528,6 +746,8 @@ class FlopCounter:
             original = module.execute
             had_own = 'execute' in module.__dict__
             wrapper = self._make_wrapper(original, name, label, label, full_rule, thop_rule, module)
+            if full_rule is None and _is_fast_op_class(cls):
+                wrapper = self._make_uncounted_wrapper(wrapper, label)
             module.__dict__['execute'] = wrapper
 
             def restore(module=module, original=original, had_own=had_own):
@@ -538,31 +758,52 @@ class FlopCounter:
             self._restore.append(restore)
 
     def _patch_functions(self):
-        patches = [(owner, attr, op, factory, None) for owner, attr, op, factory in _functional_patches()]
-        patches += [(owner, attr, attr, None, rule) for owner, attr, rule in self._thop_function_rules]
-        patched = {}
-        for owner, attr, op, factory, thop_rule in patches:
-            key = (id(owner), attr)
+        patches = [_Patch(owner, attr, op, factory) for owner, attr, op, factory in _functional_patches()]
+        patches += [_Patch(owner, attr, attr, thop=lambda original, rule=rule: rule)
+                    for owner, attr, rule in self._thop_function_rules]
+        patches += _fast_op_patches()
+        patched = set()
+        for patch in patches:
+            key = (id(patch.owner), patch.attr)
             if key in patched:
                 continue
-            original = getattr(owner, attr)
-            full_rule = factory(original) if factory is not None else None
-            wrapper = self._make_wrapper(original, None, op, attr, full_rule, thop_rule, None)
-            patched[key] = original
-            setattr(owner, attr, wrapper)
-            self._restore.append(lambda owner=owner, attr=attr, original=original: setattr(owner, attr, original))
+            patched.add(key)
+            original = getattr(patch.owner, patch.attr)
+            if patch.uncounted:
+                wrapper = self._make_uncounted_wrapper(original, patch.attr)
+            else:
+                full_rule = patch.full(original) if patch.full is not None else None
+                thop_rule = patch.thop(original) if patch.thop is not None else None
+                thop_params = patch.thop_params(original) if patch.thop_params is not None else None
+                wrapper = self._make_wrapper(original, None, patch.full_kind, patch.thop_kind or patch.attr,
+                                             full_rule, thop_rule, None, thop_params)
+            setattr(patch.owner, patch.attr, wrapper)
+            self._restore.append(lambda owner=patch.owner, attr=patch.attr, original=original:
+                                 setattr(owner, attr, original))
 
-    def _make_wrapper(self, original, path, full_kind, thop_kind, full_rule, thop_rule, module):
+    def _make_uncounted_wrapper(self, original, name):
+        counter = self
+
+        def uncounted(*args, **kwargs):
+            counter._uncounted[name] += 1
+            return original(*args, **kwargs)
+        uncounted.__wrapped__ = original
+        uncounted.__name__ = getattr(original, '__name__', name)
+        return uncounted
+
+    def _make_wrapper(self, original, path, full_kind, thop_kind, full_rule, thop_rule, module, thop_params=None):
         counter = self
 
         def counted(*args, **kwargs):
-            return counter._call(original, args, kwargs, path, full_kind, thop_kind, full_rule, thop_rule, module)
+            return counter._call(original, args, kwargs, path, full_kind, thop_kind, full_rule, thop_rule, module,
+                                 thop_params)
         counted.__wrapped__ = original
         counted.__name__ = getattr(original, '__name__', full_kind)
         return counted
 
     # ------------------------------------------------------------- counting
-    def _call(self, original, args, kwargs, path, full_kind, thop_kind, full_rule, thop_rule, module):
+    def _call(self, original, args, kwargs, path, full_kind, thop_kind, full_rule, thop_rule, module,
+              thop_params=None):
         count_full = full_rule is not None and self._full_depth == 0
         count_thop = thop_rule is not None and self._thop_depth == 0
         if path is not None:
@@ -585,6 +826,8 @@ class FlopCounter:
                 self._records[('thop', where, thop_kind)] += int(thop_rule(call))
                 if module is not None:
                     self._thop_modules[where] = module
+                if thop_params is not None:
+                    self._thop_vars.update((id(v), v) for v in thop_params(call))
         return output
 
     # -------------------------------------------------------------- results
@@ -600,18 +843,20 @@ class FlopCounter:
                 grouped[key[index]] += value
         return dict(sorted(grouped.items(), key=lambda item: -item[1]))
 
+    def _thop_counted_vars(self):
+        """Parameters of the layers thop counted: modules that ran with a rule, and the Vars of function
+        calls that stand for a layer (the depth-wise conv's weight and bias)."""
+        found = {id(v): v for m in self._thop_modules.values() for v in m.parameters()}
+        found.update(self._thop_vars)
+        return found
+
     def thop_params(self):
-        seen, total = set(), 0
-        for module in self._thop_modules.values():
-            for var in module.parameters():
-                if id(var) not in seen and self.trainability.get(id(var), False):
-                    seen.add(id(var))
-                    total += _numel(var)
-        return total
+        return sum(_numel(var) for key, var in self._thop_counted_vars().items()
+                   if self.trainability.get(key, False))
 
     def params_outside_thop(self):
         """Trainable params of modules whose own Vars no thop-counted layer covers, by module path."""
-        covered = {id(v) for m in self._thop_modules.values() for v in m.parameters()}
+        covered = set(self._thop_counted_vars())
         outside = defaultdict(int)
         for name, var in self.model.state_dict().items():
             if id(var) not in covered and self.trainability.get(id(var), False):
@@ -624,7 +869,7 @@ class FlopCounter:
             params=count_parameters(self.model, self.trainability), thop_params=self.thop_params(),
             thop_by_type=self._grouped('thop', 2), full_by_op=self._grouped('full', 2),
             full_by_module=self._grouped('full', 1), thop_by_module=self._grouped('thop', 1),
-            params_outside_thop=self.params_outside_thop())
+            params_outside_thop=self.params_outside_thop(), uncounted=dict(self._uncounted))
 
 
 def profile_flops(model, *inputs, forward=None, eval_mode=True):
@@ -690,4 +935,7 @@ def format_report(report, top=8):
     for kind, flops in list(report.thop_by_type.items())[:top]:
         share = flops / report.thop_flops if report.thop_flops else 0.0
         lines.append(f'  {kind:<33}{flops / 1e9:>10.3f}{share:>9.1%}')
+    if report.uncounted:
+        lines.append('WARNING: fast ops without a FLOP rule, NOT counted: '
+                     + ', '.join(f'{name} ({calls} calls)' for name, calls in sorted(report.uncounted.items())))
     return '\n'.join(lines)
