@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 from jittor import nn
 
+from dformer_seg import ops
 from dformer_seg.models.backbones import dformer as dformer_v1
 from dformer_seg.models.backbones.dformer import ChannelsLastLayerNorm
+from dformer_seg.models.backbones.dformerv2 import ChannelsLastDWConv
 from dformer_seg.models.backbones.dformerv2 import LayerNorm as V2LayerNorm
 from dformer_seg.models.decode_heads.head_layers import AdaptiveAvgPool2d as HeadAdaptiveAvgPool2d
 from dformer_seg.models.utils import resize
 from dformer_seg.registry import SEGMENTORS
-from dformer_seg.utils.flops import (FlopCounter, count_flops, count_parameters, flops_by_module, format_report,
-                                     profile_flops)
+from dformer_seg.utils.flops import (FAST_OP_HELPERS, FAST_OP_RULES, FlopCounter, count_flops, count_parameters,
+                                     flops_by_module, format_report, profile_flops, thop_equivalents,
+                                     uncovered_fast_ops)
 
 
 def counts(model, *inputs, forward=None):
@@ -148,6 +151,137 @@ def test_activations_and_elementwise_ops():
     assert counts(Lambda(lambda: -y.maximum(0.5).mean())) == (0, 6 + 6 + 1)
 
 
+# ------------------------------------------------ fast ops (dformer_seg.ops)
+def test_fast_matmul_softmax_layer_norm_gelu_resize():
+    a, b = jt.zeros((2, 3, 4)), jt.zeros((2, 5, 4))
+    # (2, 3, 5) outputs, 4 multiply-adds each, whichever operand is transposed
+    assert counts(Lambda(lambda: ops.matmul(a, b, trans_b=True))) == (0, 30 * 4)
+    assert counts(Lambda(lambda: ops.matmul(jt.zeros((2, 4, 3)), jt.zeros((2, 4, 5)), trans_a=True))) == (0, 120)
+    x = jt.zeros((2, 3, 5))
+    assert counts(Lambda(lambda: ops.softmax(x))) == (0, 6 * (5 * 5 - 2))
+    assert counts(Lambda(lambda: ops.softmax(x, dim=1))) == (0, 10 * (5 * 3 - 2))
+    assert counts(Lambda(lambda: ops.softmax(x, bias=x))) == (0, 30 + 6 * 23)  # + the bias add
+    y = jt.zeros((2, 3, 6))
+    # 36 elements in 6 rows: 7 per element, + eps and sqrt per row; thop: a functional op
+    assert counts(Lambda(lambda: ops.layer_norm(y, jt.ones(6), jt.zeros(6), 1e-6))) == (0, 7 * 36 + 2 * 6)
+    assert counts(Lambda(lambda: ops.gelu(jt.zeros((2, 5))))) == (0, 5 * 10)
+    assert counts(ops.GELU(), jt.zeros((2, 5))) == (0, 5 * 10)
+    assert counts(Lambda(lambda: ops.bilinear_resize(jt.zeros((1, 2, 3, 4)), (6, 8)))) == (0, 96 * 11)
+
+
+def test_fast_linear_and_convs():
+    x = jt.zeros((2, 5, 6))
+    # 40 outputs x 6 in_features, + 40 bias adds; thop sees no layer in the functional form
+    assert counts(Lambda(lambda: ops.linear(x, jt.zeros((4, 6)), jt.zeros(4)))) == (0, 40 * 6 + 40)
+    assert counts(ops.Linear(6, 4), x) == (40 * 6, 40 * 6 + 40)
+    image = jt.zeros((1, 3, 4, 5))
+    assert counts(Lambda(lambda: ops.pointwise_conv2d(image, jt.zeros((6, 3, 1, 1))))) == (0, 120 * 3)
+    assert counts(ops.Conv2d(3, 6, 1), image) == (120 * 3, 120 * 3 + 120)
+    assert counts(ops.Conv2d(3, 6, 3, padding=1, bias=False), image) == (120 * 27, 120 * 27)
+
+
+def test_fast_depthwise_conv_counts_as_the_conv2d_it_replaces():
+    x = jt.zeros((1, 4, 5, 6))  # NHWC, 6 channels
+    conv = ChannelsLastDWConv(6, 3, 1)  # holds an nn.Conv2d(6, 6, 3, groups=6) it never calls
+    # 120 outputs x 9 taps; full: + bias add, + residual add
+    report = profile_flops(conv, x)
+    assert (report.thop_flops, report.full_flops) == (1080, 1080 + 120)
+    assert report.thop_by_type == {'Conv': 1080}
+    # thop counts the nn.Conv2d's parameters although the module itself never runs
+    assert report.thop_params == 6 * 9 + 6 and report.params_outside_thop == {}
+    assert counts(conv, x, forward=lambda t: conv(t, residual=t)) == (1080, 1080 + 2 * 120)
+    no_padding = Lambda(lambda t: ops.depthwise_conv2d_nhwc(t, jt.zeros((6, 1, 3, 3))))
+    assert counts(no_padding, x) == (2 * 3 * 6 * 9, 2 * 3 * 6 * 9)  # 2 x 3 outputs per channel, no bias
+
+
+def test_fast_attention_rotary_and_geometry_attention():
+    q, k, v, bias = jt.zeros((1, 2, 5, 4)), jt.zeros((1, 2, 6, 4)), jt.zeros((1, 2, 6, 3)), jt.zeros((1, 2, 5, 6))
+    # 2 heads, 5 queries, 6 keys, d 4, dv 3: q k^T 2*5*6*4, softmax 10 rows of 6, probabilities @ v 2*5*3*6
+    without_bias = 240 + 10 * (5 * 6 - 2) + 180
+    assert counts(Lambda(lambda: ops.attention(q, k, v))) == (0, without_bias)
+    assert counts(Lambda(lambda: ops.attention(q, k, v, bias))) == (0, without_bias + 60)
+    table = jt.zeros((3, 4, 4))
+    # 96 elements: x * cos, rotated * sin, the sum, and the negation of one member per pair
+    assert counts(Lambda(lambda: ops.rotate_pairs(jt.zeros((1, 2, 3, 4, 4)), table, table))) == (0, 3 * 96 + 48)
+    # B 1, 2 heads, H 3, W 4, d 2. Rows: 3 lines of L = 4; columns: 4 lines of L = 3.
+    # prior per pass: 2L (index ramp) + 6 L^2 (|i - j|, x decay, x a) + 2 * lines * L^2 (|d_i - d_j|)
+    # + 3 * heads * lines * L^2 (x decay, x b, sum); attention over heads * lines entries with the prior as bias.
+    rows = (8 + 6 * 16 + 2 * 3 * 16 + 3 * 2 * 3 * 16) + (6 * 4 * 4 * 2 + 6 * 16 + 24 * (5 * 4 - 2) + 6 * 4 * 2 * 4)
+    columns = (6 + 6 * 9 + 2 * 4 * 9 + 3 * 2 * 4 * 9) + (8 * 3 * 3 * 2 + 8 * 9 + 24 * (5 * 3 - 2) + 8 * 3 * 2 * 3)
+    assert (rows, columns) == (1400, 1020)
+    geometry = Lambda(lambda: ops.decomposed_geometry_attention(
+        jt.zeros((1, 2, 3, 4, 2)), jt.zeros((1, 2, 3, 4, 2)), jt.zeros((1, 3, 4, 4)), jt.zeros((1, 1, 3, 4)),
+        jt.zeros((2,)), jt.ones((2, 1, 1, 1))))
+    assert counts(geometry) == (0, rows + columns)
+
+
+FAST_OP_CALLS = {  # one call per fast op whose plain formulation the counter can follow op by op
+    'matmul': lambda f: f(jt.zeros((2, 4, 3)), jt.zeros((2, 5, 4)), trans_a=True, trans_b=True),
+    'softmax': lambda f: f(jt.zeros((2, 3, 5)), bias=jt.zeros((2, 3, 5))),
+    'layer_norm': lambda f: f(jt.zeros((2, 3, 6)), jt.ones(6), jt.zeros(6), 1e-6),
+    'gelu': lambda f: f(jt.zeros((2, 5))),
+    'bilinear_resize': lambda f: f(jt.zeros((1, 2, 3, 4)), (5, 7), align_corners=True),
+    'linear': lambda f: f(jt.zeros((2, 5, 6)), jt.zeros((4, 6)), jt.zeros(4)),
+    'attention': lambda f: f(jt.zeros((1, 2, 5, 4)), jt.zeros((1, 2, 6, 4)), jt.zeros((1, 2, 6, 3)),
+                             jt.zeros((1, 2, 5, 6))),
+    'rotate_pairs': lambda f: f(jt.zeros((1, 2, 3, 4, 4)), jt.zeros((3, 4, 4)), jt.zeros((3, 4, 4))),
+    'decomposed_geometry_attention': lambda f: f(
+        jt.zeros((1, 2, 3, 5, 2)), jt.zeros((1, 2, 3, 5, 2)), jt.zeros((1, 3, 5, 4)), jt.zeros((1, 1, 3, 5)),
+        jt.zeros((2,)), jt.ones((2, 1, 1, 1))),
+}
+
+
+@pytest.mark.parametrize('name', sorted(FAST_OP_CALLS))
+def test_fast_op_rule_equals_the_count_of_its_plain_formulation(name):
+    """With the kernels off each op runs its plain Jittor formulation; called unwrapped, the counter
+    follows it op by op. Its rule must give the same count, so kernels do not change a model's count."""
+    original = getattr(ops, name)
+    call = FAST_OP_CALLS[name]
+    with ops.fast_ops(False):
+        plain = counts(Lambda(lambda: call(original)))
+        ruled = counts(Lambda(lambda: call(getattr(ops, name))))  # ops.<name>: the counter's wrapper
+    assert ruled == plain and plain[1] > 0
+
+
+def test_every_public_fast_op_has_a_rule():
+    assert uncovered_fast_ops() == []
+    for name in ops.__all__:
+        value = getattr(ops, name)
+        covered_by_class = isinstance(value, type) and issubclass(value, nn.Module)
+        assert name in FAST_OP_RULES or name in FAST_OP_HELPERS or covered_by_class, name
+    assert set(FAST_OP_RULES) <= set(ops.__all__)  # no rule for an op that is gone
+
+
+def test_a_fast_op_without_a_rule_is_reported_uncounted(monkeypatch):
+    def future_op(x):
+        return x * 2
+    monkeypatch.setattr(ops, 'future_op', future_op, raising=False)
+    monkeypatch.setattr(ops, '__all__', list(ops.__all__) + ['future_op'])
+
+    class FutureModule(nn.Module):
+        def execute(self, x):
+            return x
+    FutureModule.__module__ = 'dformer_seg.ops.future'
+    assert uncovered_fast_ops() == ['future_op']
+    module = FutureModule()
+    model = Lambda(lambda x: module(ops.future_op(ops.future_op(x))))
+    model.module = module
+    report = profile_flops(model, jt.zeros((2, 3)))
+    assert report.uncounted == {'future_op': 2, 'FutureModule': 1}
+    assert 'NOT counted: FutureModule (1 calls), future_op (2 calls)' in format_report(report)
+    assert ops.future_op is future_op  # unwrapped again
+    assert profile_flops(SmallNet(), jt.zeros((1, 3, 3, 5))).uncounted == {}
+
+
+def test_thop_equivalents_point_at_existing_layers():
+    module_rules, function_rules = thop_equivalents()
+    assert all(isinstance(cls, type) and issubclass(cls, nn.Module) for cls in module_rules)
+    assert {V2LayerNorm, HeadAdaptiveAvgPool2d} <= set(module_rules)
+    for owner, attr, _ in function_rules:
+        assert callable(getattr(owner, attr)), attr
+    assert (dformer_v1, 'adaptive_avg_pool2d') in {(owner, attr) for owner, attr, _ in function_rules}
+
+
 # ------------------------------------------------------------ composition
 class SmallNet(nn.Module):
     def __init__(self):
@@ -222,13 +356,15 @@ def test_wrapping_is_transparent_and_undone_even_after_errors():
     x = jt.array(np.random.default_rng(0).standard_normal((1, 3, 3, 5)).astype(np.float32))
     model.eval()
     expected = model(x).numpy()
-    originals = (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt)
+    originals = (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt,
+                 ops.matmul, ops.depthwise_conv2d_nhwc)
     with FlopCounter(model) as counter:
         got = model(x).numpy()
         assert 'execute' in model.stem[0].__dict__
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert counter.total('thop') > 0
-    assert (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt) == originals
+    assert (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt,
+            ops.matmul, ops.depthwise_conv2d_nhwc) == originals
     assert 'execute' not in model.stem[0].__dict__
 
     def broken(_):
@@ -236,7 +372,8 @@ def test_wrapping_is_transparent_and_undone_even_after_errors():
     failing = Lambda(broken)
     with pytest.raises(RuntimeError, match='boom'):
         profile_flops(failing, x)
-    assert (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt) == originals
+    assert (jt.Var.__mul__, jt.Var.__add__, nn.matmul, jt.matmul, nn.softmax, nn.interpolate, jt.sqrt,
+            ops.matmul, ops.depthwise_conv2d_nhwc) == originals
     assert 'execute' not in failing.__dict__
 
 
@@ -346,6 +483,10 @@ def test_dformerv2_s_thop_count_matches_the_architecture_formula(shape):
     assert report.thop_flops == dformer_v2_thop(*shape, dims, depths)
     # Geo buffers are fixed, not trained.
     assert report.params.non_trainable_by_name['angle'] > 0 and report.params.non_trainable_by_name['decay'] > 0
+    # thop sees every parameter (the depth-wise convs' included) but the 2 prior mixing weights per block.
+    assert report.params_outside_thop == {f'backbone.layers.{i}.blocks.{j}.Geo': 2
+                                          for i, depth in enumerate(depths) for j in range(depth)}
+    assert report.uncounted == {}
     if shape == (480, 640):
         assert report.thop_flops == pytest.approx(33.85e9, rel=0.01)
         assert report.params.trainable == pytest.approx(26.7e6, rel=0.01)
