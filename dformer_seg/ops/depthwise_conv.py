@@ -17,12 +17,19 @@ import re
 import jittor as jt
 from jittor import nn
 
+from .activation import gelu
 from .dispatch import use_cpu_kernels
 
-_HEADER = '#include <vector>\n#include <algorithm>\n#include <omp.h>\n'
+_HEADER = '#include <vector>\n#include <algorithm>\n#include <cmath>\n#include <omp.h>\n'
+# What the conv kernel applies to each output value: nothing, or GELU (erf form, like ops.gelu).
+_EPILOGUES = {
+    None: 'static inline float epilogue(float v) { return v; }\n',
+    'gelu': 'static inline float epilogue(float v) { return (erff(v * 0.70710678118654752f) + 1.0f) * v * 0.5f; }\n',
+}
 
-# out = conv(in0, filter in1) + optional bias + optional residual (same shape as out; the inputs after the
-# filter, in that order). data: pad_h, pad_w, flip (use the filter rotated by 180 degrees). Each output pixel accumulates 16 channels at a time in registers over all its taps.
+# out = epilogue(conv(in0, filter in1) + optional bias + optional residual (same shape as out; the inputs
+# after the filter, in that order)). data: pad_h, pad_w, flip (use the filter rotated by 180 degrees).
+# Each output pixel accumulates 16 channels at a time in registers over all its taps.
 _CONV_SRC = """
     // fastop_dwconv
     @alias(x, in0) @alias(w, in1)
@@ -71,10 +78,10 @@ _CONV_SRC = """
                             }}
                         #pragma omp simd
                         for (int k = 0; k < 16; k++) {{
-                            out_px[c + k] = acc0[k]{bias_block}{residual}[c + k];
-                            out_px[channels + c + k] = acc1[k]{bias_block}{residual}[channels + c + k];
-                            out_px[2 * channels + c + k] = acc2[k]{bias_block}{residual}[2 * channels + c + k];
-                            out_px[3 * channels + c + k] = acc3[k]{bias_block}{residual}[3 * channels + c + k];
+                            out_px[c + k] = epilogue(acc0[k]{bias_block}{residual}[c + k]);
+                            out_px[channels + c + k] = epilogue(acc1[k]{bias_block}{residual}[channels + c + k]);
+                            out_px[2 * channels + c + k] = epilogue(acc2[k]{bias_block}{residual}[2 * channels + c + k]);
+                            out_px[3 * channels + c + k] = epilogue(acc3[k]{bias_block}{residual}[3 * channels + c + k]);
                         }}
                     }}
                 }}
@@ -94,14 +101,14 @@ _CONV_SRC = """
                             for (int k = 0; k < 16; k++) acc[k] += in_px[k] * tap[k];
                         }}
                     #pragma omp simd
-                    for (int k = 0; k < 16; k++) out_px[c + k] = acc[k]{bias_block}{residual}[c + k];
+                    for (int k = 0; k < 16; k++) out_px[c + k] = epilogue(acc[k]{bias_block}{residual}[c + k]);
                 }}
                 for (; c < channels; c++) {{
                     float acc = 0.0f;
                     for (int u = u_begin; u < u_end; u++)
                         for (int v = v_begin; v < v_end; v++)
                             acc += in_base[((long)u * in_w + v) * channels + c] * tap_p[((size_t)u * kw + v) * channels + c];
-                    out_px[c] = acc{bias_scalar}{residual}[c];
+                    out_px[c] = epilogue(acc{bias_scalar}{residual}[c]);
                 }}
             }};
             for (int b = 0; b < interior_begin; b++) single_pixel(b);
@@ -180,7 +187,7 @@ _WEIGHT_GRAD_SRC = """
 """
 
 
-def _conv_kernel(x, weight, bias, pad, flip, out_hw, residual=None):
+def _conv_kernel(x, weight, bias, pad, flip, out_hw, residual=None, activation=None):
     inputs = [x, weight] + [t for t in (bias, residual) if t is not None]
     src = _CONV_SRC.format(bias_block=' + in2_p[c + k]' if bias is not None else '',
                            bias_scalar=' + in2_p[c]' if bias is not None else '',
@@ -190,7 +197,7 @@ def _conv_kernel(x, weight, bias, pad, flip, out_hw, residual=None):
     else:
         src = re.sub(r'\{residual\}\[([^\]]*)\]', rf' + in{len(inputs) - 1}_p[(out_px - out0_p) + \1]', src)
     shape = (x.shape[0],) + out_hw + (x.shape[3],)
-    return jt.code(shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src,
+    return jt.code(shape, 'float32', inputs, cpu_header=_HEADER + _EPILOGUES[activation], cpu_src=src,
                    data=dict(pad_h=pad[0], pad_w=pad[1], flip=float(flip)))
 
 
@@ -231,13 +238,15 @@ def _pair(value, name):
     return pair
 
 
-def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None):
+def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None, activation=None):
     """Depth-wise conv, stride 1, of ``x`` (N, H, W, C) with ``weight`` (C, 1, kh, kw) and ``bias`` (C,).
 
-    Returns (N, H + 2 * pad_h - kh + 1, W + 2 * pad_w - kw + 1, C), plus
-    ``residual`` (that shape) when given: ``conv(x) + bias + residual`` in one
-    pass. Off the fast path this is ``nn.conv2d(groups=C)`` between two
-    transposes (and the addition).
+    Returns ``activation(conv(x) + bias + residual)`` of shape
+    (N, H + 2 * pad_h - kh + 1, W + 2 * pad_w - kw + 1, C); ``residual``
+    (that shape) and ``activation`` (None or 'gelu') are optional and cost no
+    extra pass over memory when no gradient is needed (with gradients the GELU
+    runs as :func:`ops.gelu` after the conv). Off the fast path this is
+    ``nn.conv2d(groups=C)`` between two transposes, then the addition and GELU.
     """
     if x.ndim != 4:
         raise ValueError(f'depthwise_conv2d_nhwc expects an (N, H, W, C) tensor, got shape {tuple(x.shape)}')
@@ -247,6 +256,8 @@ def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None):
                          f'got {tuple(weight.shape)}')
     if bias is not None and tuple(bias.shape) != (channels,):
         raise ValueError(f'depthwise_conv2d_nhwc: bias must be ({channels},), got {tuple(bias.shape)}')
+    if activation not in _EPILOGUES:
+        raise ValueError(f'depthwise_conv2d_nhwc: activation must be None or "gelu", got {activation!r}')
     padding = _pair(padding, 'padding')
     out_shape = (x.shape[0], x.shape[1] + 2 * padding[0] - weight.shape[2] + 1,
                  x.shape[2] + 2 * padding[1] - weight.shape[3] + 1, channels)
@@ -257,5 +268,10 @@ def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None):
     if not use_cpu_kernels(*operands):
         y = nn.conv2d(x.permute(0, 3, 1, 2), weight, bias, stride=1, padding=padding, groups=channels)
         y = y.permute(0, 2, 3, 1)
-        return y if residual is None else y + residual
-    return _DepthwiseConvNHWC(padding, bias is not None, residual is not None)(*operands)
+        y = y if residual is None else y + residual
+        return nn.gelu(y) if activation == 'gelu' else y
+    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
+    if activation is not None and not needs_grad:
+        return _conv_kernel(x, weight, bias, padding, False, out_shape[1:3], residual, activation)
+    y = _DepthwiseConvNHWC(padding, bias is not None, residual is not None)(*operands)
+    return gelu(y) if activation == 'gelu' else y

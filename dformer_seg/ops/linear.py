@@ -1,30 +1,59 @@
 """Linear layer ``x W^T + b`` as one oneDNN GEMM with the bias folded in.
 
 ``nn.Linear`` on the CPU is a oneDNN GEMM followed by a separate bias add,
-and that add (like every generic Jittor kernel on the CPU) runs on one core.
-Here the output is first filled with the bias (in parallel) and the GEMM
-accumulates into it; the backward pass is two GEMMs and a parallel column
-sum for the bias gradient.
+and that add (like every generic Jittor kernel on the CPU) runs on one core
+and makes another pass over the output. Here the rows are cut into blocks
+whose output fits in cache; a thread fills a block with the bias and its
+GEMM accumulates onto it (beta = 1). The backward pass is two GEMMs and a
+parallel column sum for the bias gradient.
 """
 import jittor as jt
 from jittor import nn
 
+from .activation import gelu
 from .dispatch import use_cpu_kernels
 
-_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n'
+_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cmath>\n'
 
-# in0 x (M, K), in1 weight (N, K) [, in2 bias (N,)] -> out0 (M, N)
+# in0 x (M, K), in1 weight (N, K) [, in2 bias (N,)] -> out0 (M, N), then the optional activation.
+# Row blocks small enough for the output block to stay in cache: each thread writes the bias into a
+# block, its GEMM accumulates onto it (beta = 1) and the activation runs on it there, so neither costs
+# a pass over memory. Too few blocks for the threads: one multi-threaded GEMM over everything, with the
+# bias and activation passes split over the threads.
 _FORWARD_SRC = '''
     // fastop_linear
     const long rows = in0_shape0;
     const int in_features = in0_shape1, out_features = in1_shape0;
-    {fill_bias}
-    dnnl_sgemm('N', 'T', rows, out_features, in_features, 1.0f, in0_p, in_features, in1_p, in_features,
-               {beta}, out0_p, out_features);
+    const long block = std::max(16L, 65536L / out_features);
+    const long blocks = (rows + block - 1) / block;
+    auto prologue = [&](long r) {{ {prologue} }};
+    auto epilogue = [&](long r) {{ {epilogue} }};
+    auto gemm = [&](long first, long count) {{
+        dnnl_sgemm('N', 'T', count, out_features, in_features, 1.0f, in0_p + first * in_features, in_features,
+                   in1_p, in_features, {beta}, out0_p + first * out_features, out_features);
+    }};
+    if (blocks >= 2 * omp_get_max_threads()) {{
+        #pragma omp parallel for schedule(dynamic)
+        for (long b = 0; b < blocks; b++) {{
+            const long first = b * block, count = std::min(block, rows - first);
+            for (long r = first; r < first + count; r++) prologue(r);
+            gemm(first, count);
+            for (long r = first; r < first + count; r++) epilogue(r);
+        }}
+    }} else {{
+        #pragma omp parallel for schedule(static)
+        for (long r = 0; r < rows; r++) prologue(r);
+        gemm(0, rows);
+        #pragma omp parallel for schedule(static)
+        for (long r = 0; r < rows; r++) epilogue(r);
+    }}
 '''
-_FILL_BIAS = '''#pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++)
-        for (int o = 0; o < out_features; o++) out0_p[r * out_features + o] = in2_p[o];'''
+_FILL_BIAS = '''float* out = out0_p + r * out_features;
+        #pragma omp simd
+        for (int o = 0; o < out_features; o++) out[o] = in2_p[o];'''
+_GELU = '''float* out = out0_p + r * out_features;
+        #pragma omp simd
+        for (int o = 0; o < out_features; o++) out[o] = (erff(out[o] * 0.70710678118654752f) + 1.0f) * out[o] * 0.5f;'''
 
 # in0 x (M, K), in1 weight (N, K), in2 dy (M, N) -> out0 dx (M, K), out1 dweight (N, K), out2 dbias (N,)
 _BACKWARD_SRC = '''
@@ -55,13 +84,18 @@ _BACKWARD_SRC = '''
 '''
 
 
+def _linear_kernel(x, weight, bias, activation=None):
+    inputs = [x, weight] if bias is None else [x, weight, bias]
+    src = _FORWARD_SRC.format(prologue='' if bias is None else _FILL_BIAS,
+                              epilogue=_GELU if activation == 'gelu' else '',
+                              beta='0.0f' if bias is None else '1.0f')
+    return jt.code((x.shape[0], weight.shape[0]), 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
+
+
 class _Linear(jt.Function):
     def execute(self, x, weight, bias=None):
         self.saved = x, weight, bias is not None
-        inputs = [x, weight] if bias is None else [x, weight, bias]
-        src = _FORWARD_SRC.format(fill_bias='' if bias is None else _FILL_BIAS,
-                                  beta='0.0f' if bias is None else '1.0f')
-        return jt.code((x.shape[0], weight.shape[0]), 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
+        return _linear_kernel(x, weight, bias)
 
     def grad(self, grad_y):
         x, weight, with_bias = self.saved
@@ -70,22 +104,41 @@ class _Linear(jt.Function):
         return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
 
 
-def linear(x, weight, bias=None):
-    """``x @ weight^T + bias`` over the last axis of ``x`` (..., in_features)."""
+def linear(x, weight, bias=None, activation=None):
+    """``activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
+
+    ``activation`` is None or 'gelu'; without gradients the GELU runs inside
+    the kernel, with gradients as :func:`ops.gelu` after it.
+    """
     if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f'linear: x (..., {x.shape[-1]}) does not fit weight {tuple(weight.shape)} '
                          '(out_features, in_features)')
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f'linear: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}')
+    if activation not in (None, 'gelu'):
+        raise ValueError(f'linear: activation must be None or "gelu", got {activation!r}')
     operands = [x, weight] if bias is None else [x, weight, bias]
     if not use_cpu_kernels(*operands, needs_onednn=True) or x.numel() == 0:
-        return nn.linear(x, weight, bias)
-    flat = _Linear()(x.reshape((-1, x.shape[-1])), *operands[1:])
-    return flat.reshape(tuple(x.shape[:-1]) + (weight.shape[0],))
+        y = nn.linear(x, weight, bias)
+        return nn.gelu(y) if activation == 'gelu' else y
+    flat_x = x.reshape((-1, x.shape[-1]))
+    out_shape = tuple(x.shape[:-1]) + (weight.shape[0],)
+    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
+    if activation is not None and not needs_grad:
+        return _linear_kernel(flat_x, weight, bias, activation).reshape(out_shape)
+    y = _Linear()(flat_x, *operands[1:]).reshape(out_shape)
+    return gelu(y) if activation == 'gelu' else y
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters and state-dict keys) computed by :func:`linear`."""
+    """``nn.Linear`` (same parameters and state-dict keys) computed by :func:`linear`.
+
+    ``activation='gelu'`` makes the module compute ``GELU(linear(x))``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, activation=None):
+        super().__init__(in_features, out_features, bias)
+        self.activation = activation
 
     def execute(self, x):
-        return linear(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias, self.activation)

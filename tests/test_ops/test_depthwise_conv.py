@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -51,6 +53,22 @@ def test_residual_is_added_and_gets_the_gradient(with_bias):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_fused_gelu_with_and_without_gradients():
+    rng = np.random.default_rng(26)
+    x, weight, bias = random_array(rng, (1, 4, 9, 16), -2, 2), random_array(rng, (16, 1, 3, 3)), random_array(rng, (16,))
+
+    def fn(a, w, b):
+        return depthwise_conv2d_nhwc(a, w, b, 1, residual=a, activation='gelu')
+
+    out = assert_matches_plain(fn, [x, weight, bias])  # with gradients: conv, then ops.gelu
+    with jt.no_grad():  # without: GELU inside the conv kernel
+        fused = fn(*(jt.array(a) for a in (x, weight, bias))).numpy()
+    np.testing.assert_allclose(fused, out, rtol=1e-5, atol=1e-6)
+    pre = numpy_depthwise_nhwc(x, weight, bias, (1, 1)) + x
+    erf = np.vectorize(math.erf)
+    np.testing.assert_allclose(fused, 0.5 * pre * (1 + erf(pre / math.sqrt(2))), rtol=1e-5, atol=1e-5)
+
+
 def test_without_bias_and_rectangular_padding():
     rng = np.random.default_rng(11)
     x, weight = random_array(rng, (1, 4, 7, 3)), random_array(rng, (3, 1, 3, 5))
@@ -65,5 +83,7 @@ def test_bad_shapes_are_reported():
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), jt.zeros((3,)))
     with pytest.raises(ValueError, match='residual'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=1, residual=jt.zeros((1, 3, 3, 4)))
+    with pytest.raises(ValueError, match='activation'):
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), activation='relu')
     with pytest.raises(ValueError, match='padding'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=-1)

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,27 @@ def test_matches_numpy_and_plain_gradients(with_bias):
     np.testing.assert_allclose(out, x @ weight.T + (bias if with_bias else 0), rtol=1e-5, atol=1e-6)
 
 
+def test_many_row_blocks():
+    # 4096 outputs make 16-row blocks, so 70 rows are split over the threads (last block partial).
+    rng = np.random.default_rng(25)
+    x, weight, bias = random_array(rng, (70, 8)), random_array(rng, (4096, 8)), random_array(rng, (4096,))
+    out = assert_matches_plain(linear, [x, weight, bias], atol=1e-5)  # bias gradient: sums of 70 terms
+    np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('rows', [5, 70])
+def test_fused_gelu_with_and_without_gradients(rows):
+    rng = np.random.default_rng(27)
+    x, weight, bias = random_array(rng, (rows, 8), -2, 2), random_array(rng, (4096, 8)), random_array(rng, (4096,))
+    out = assert_matches_plain(lambda a, w, b: linear(a, w, b, activation='gelu'), [x, weight, bias], atol=1e-5)
+    with jt.no_grad():
+        fused = linear(*(jt.array(a) for a in (x, weight, bias)), activation='gelu').numpy()
+    np.testing.assert_allclose(fused, out, rtol=1e-5, atol=1e-6)
+    pre = x @ weight.T + bias
+    erf = np.vectorize(math.erf)
+    np.testing.assert_allclose(fused, 0.5 * pre * (1 + erf(pre / math.sqrt(2))), rtol=1e-5, atol=1e-5)
+
+
 def test_module_is_a_drop_in_for_nn_linear():
     rng = np.random.default_rng(23)
     ours, reference = Linear(6, 3), nn.Linear(6, 3)
@@ -34,3 +57,5 @@ def test_bad_shapes_are_reported():
         linear(jt.zeros((2, 5)), jt.zeros((3, 4)))
     with pytest.raises(ValueError, match='bias'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), jt.zeros((4,)))
+    with pytest.raises(ValueError, match='activation'):
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), activation='relu')

@@ -82,9 +82,13 @@ def adaptive_avg_pool2d(x, output_size):
     return x.reshape(n, c, out_w, out_h).transpose(0, 1, 3, 2)
 
 
-def depthwise_conv_nhwc(conv, x, residual=None):
-    """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor (+ residual)."""
-    return ops.depthwise_conv2d_nhwc(x, conv.weight, conv.bias, conv.padding, residual=residual)
+def depthwise_conv_nhwc(conv, x, residual=None, activation=None):
+    """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor.
+
+    ``residual`` is added and ``activation`` (None or 'gelu') applied in the same pass.
+    """
+    return ops.depthwise_conv2d_nhwc(x, conv.weight, conv.bias, conv.padding, residual=residual,
+                                     activation=activation)
 
 
 class ConvFFN(nn.Module):
@@ -97,12 +101,11 @@ class ConvFFN(nn.Module):
         self.fc1 = ops.Linear(dim, hidden)
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = ops.Linear(hidden, dim)
-        self.act = ops.GELU()
 
     def execute(self, x):
         x = self.fc1(self.norm(x))
-        x = depthwise_conv_nhwc(self.pos, x, residual=x)
-        return self.fc2(self.act(x))
+        x = depthwise_conv_nhwc(self.pos, x, residual=x, activation='gelu')  # GELU(pos(x) + x)
+        return self.fc2(x)
 
 
 class RGBDAttention(nn.Module):
@@ -134,7 +137,7 @@ class RGBDAttention(nn.Module):
         self.q = ops.Linear(dim, dim)
         self.q_cut = ops.Linear(dim, half)
         self.a = ops.Linear(dim, dim)
-        self.l = ops.Linear(dim, dim)  # noqa: E741  (official parameter name)
+        self.l = ops.Linear(dim, dim, activation='gelu')  # noqa: E741  (official name); computes GELU(l(x))
         self.conv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
         self.e_conv = nn.Conv2d(half, half, 7, padding=3, groups=half)
         self.e_fore = ops.Linear(half, half)
@@ -149,7 +152,6 @@ class RGBDAttention(nn.Module):
             self.head_dim = half // num_heads
             self.short_cut_linear = ops.Linear(dim + half, half)
             self.kv = ops.Linear(dim, dim)
-        self.act = ops.GELU()
         self.norm = ChannelsLastLayerNorm(dim)
         self.norm_e = ChannelsLastLayerNorm(half)
 
@@ -177,7 +179,7 @@ class RGBDAttention(nn.Module):
 
         q = self.q(x)
         cutted_x = self.q_cut(x)
-        x = self.act(self.l(x))
+        x = self.l(x)  # GELU included
         a = self.a(depthwise_conv_nhwc(self.conv, x))
         if self.window:
             global_out = self.global_branch(short_cut, x)

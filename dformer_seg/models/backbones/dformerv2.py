@@ -235,12 +235,12 @@ class ConvFFN(nn.Module):
 
     def __init__(self, embed_dim, ffn_dim):
         super().__init__()
-        self.fc1 = ops.Linear(embed_dim, ffn_dim)
+        self.fc1 = ops.Linear(embed_dim, ffn_dim, activation='gelu')  # computes GELU(fc1(x))
         self.fc2 = ops.Linear(ffn_dim, embed_dim)
         self.dwconv = ChannelsLastDWConv(ffn_dim, 3, 1)
 
     def execute(self, x):
-        x = ops.gelu(self.fc1(x))
+        x = self.fc1(x)
         x = self.dwconv(x, residual=x)
         return self.fc2(x)
 
