@@ -338,16 +338,37 @@ def fast_bilinear_resize(original):
     return lambda call: _interpolation_cost('bilinear', call.output)
 
 
+def _epilogue_cost(activation, output):
+    """An activation fused into an op (``activation='gelu'``): its elementwise cost per output element."""
+    if activation is None:
+        return 0
+    if activation not in ACTIVATION_COSTS:
+        raise ValueError(f'FLOP counting: unknown fused activation {activation!r}; known: {sorted(ACTIVATION_COSTS)}')
+    return ACTIVATION_COSTS[activation] * _output_numel(output)
+
+
 def fast_linear(original):
+    """Multiply-adds, one add per output for the bias, and the fused activation when given."""
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        out = _output_numel(call.output)
+        return (out * int(arguments['weight'].shape[1]) + (out if arguments['bias'] is not None else 0)
+                + _epilogue_cost(arguments.get('activation'), call.output))
+    return rule
+
+
+def full_fast_linear_module(call):
+    """``ops.Linear``: an nn.Linear whose ``activation`` (None or e.g. 'gelu') runs in the same call."""
+    return full_linear(call) + _epilogue_cost(getattr(call.module, 'activation', None), call.output)
+
+
+def fast_pointwise_conv(original):
+    """weight (C_out, C_in, 1, 1): C_in multiply-adds per output, + the bias add."""
     def rule(call):
         arguments = _fast_op_arguments(original, call)
         out = _output_numel(call.output)
         return out * int(arguments['weight'].shape[1]) + (out if arguments['bias'] is not None else 0)
     return rule
-
-
-def fast_pointwise_conv(original):
-    return fast_linear(original)  # weight (C_out, C_in, 1, 1): C_in multiply-adds per output (+ bias)
 
 
 def _depthwise_conv_multiply_adds(arguments, output):
@@ -368,12 +389,14 @@ def depthwise_conv_params(original):
 
 
 def fast_depthwise_conv(original):
-    """The convolution, plus one add per output for the bias and one for the residual when given."""
+    """The convolution, one add per output for the bias and one for the residual, then the fused
+    activation (each when given)."""
     def rule(call):
         arguments = _fast_op_arguments(original, call)
         out = _output_numel(call.output)
-        extra = sum(out for name in ('bias', 'residual') if arguments[name] is not None)
-        return _depthwise_conv_multiply_adds(arguments, call.output) + extra
+        extra = sum(out for name in ('bias', 'residual') if arguments.get(name) is not None)
+        return (_depthwise_conv_multiply_adds(arguments, call.output) + extra
+                + _epilogue_cost(arguments.get('activation'), call.output))
     return rule
 
 
@@ -423,20 +446,32 @@ def fast_rotate_pairs(original):
     return rule
 
 
-# name in dformer_seg.ops -> (full rule, thop rule, thop kind, thop params of a call); each a factory taking
-# the op's function (for its signature), or None.
+@dataclass(frozen=True)
+class FastOpRule:
+    """How one function of dformer_seg.ops is counted. ``full``, ``thop`` and ``thop_params`` are
+    factories taking the op's function (for its signature); ``params`` names the arguments the rule
+    understands: a call that sets any other argument to a non-default value is reported as uncounted."""
+    params: tuple
+    full: object
+    thop: object = None
+    thop_kind: str = None
+    thop_params: object = None
+
+
 FAST_OP_RULES = {
-    'matmul': (fast_matmul, None, None, None),
-    'softmax': (fast_softmax, None, None, None),
-    'layer_norm': (fast_layer_norm, None, None, None),
-    'gelu': (fast_gelu, None, None, None),
-    'bilinear_resize': (fast_bilinear_resize, None, None, None),
-    'linear': (fast_linear, None, None, None),
-    'pointwise_conv2d': (fast_pointwise_conv, None, None, None),
-    'depthwise_conv2d_nhwc': (fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
-    'attention': (fast_attention, None, None, None),
-    'decomposed_geometry_attention': (fast_decomposed_geometry_attention, None, None, None),
-    'rotate_pairs': (fast_rotate_pairs, None, None, None),
+    'matmul': FastOpRule(('a', 'b', 'trans_a', 'trans_b'), fast_matmul),
+    'softmax': FastOpRule(('x', 'dim', 'bias'), fast_softmax),
+    'layer_norm': FastOpRule(('x', 'weight', 'bias', 'eps'), fast_layer_norm),
+    'gelu': FastOpRule(('x',), fast_gelu),
+    'bilinear_resize': FastOpRule(('x', 'size', 'align_corners'), fast_bilinear_resize),
+    'linear': FastOpRule(('x', 'weight', 'bias', 'activation'), fast_linear),
+    'pointwise_conv2d': FastOpRule(('x', 'weight', 'bias'), fast_pointwise_conv),
+    'depthwise_conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'padding', 'residual', 'activation'),
+                                        fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
+    'attention': FastOpRule(('q', 'k', 'v', 'bias'), fast_attention),
+    'decomposed_geometry_attention': FastOpRule(('q', 'k', 'v', 'depth', 'decay', 'weight'),
+                                                fast_decomposed_geometry_attention),
+    'rotate_pairs': FastOpRule(('x', 'sin', 'cos'), fast_rotate_pairs),
 }
 # Public names of dformer_seg.ops that compute nothing (the switch between kernels and plain Jittor).
 FAST_OP_HELPERS = frozenset({'FAST_OPS_ENV', 'fast_ops', 'fast_ops_enabled', 'use_cpu_kernels'})
@@ -445,7 +480,7 @@ FAST_OP_HELPERS = frozenset({'FAST_OPS_ENV', 'fast_ops', 'fast_ops_enabled', 'us
 def _fast_op_module_rules():
     """(thop, full) rules of the module classes of dformer_seg.ops that their base class does not cover."""
     from .. import ops
-    return {}, {ops.GELU: full_activation('gelu')}
+    return {}, {ops.GELU: full_activation('gelu'), ops.Linear: full_fast_linear_module}
 
 
 def uncovered_fast_ops():
@@ -581,6 +616,7 @@ class _Patch:
     thop_kind: str = None
     thop_params: object = None
     uncounted: bool = False
+    known_params: tuple = None  # arguments the rules understand (None: all)
 
 
 def _fast_op_patches():
@@ -596,8 +632,9 @@ def _fast_op_patches():
         if name in FAST_OP_HELPERS or isinstance(value, type) or not callable(value):
             continue  # module classes are counted through their execute (see _wrap_modules)
         if name in FAST_OP_RULES:
-            full, thop, thop_kind, thop_params = FAST_OP_RULES[name]
-            patches.append(_Patch(ops, name, name, full, thop, thop_kind or name, thop_params))
+            rule = FAST_OP_RULES[name]
+            patches.append(_Patch(ops, name, name, rule.full, rule.thop, rule.thop_kind or name, rule.thop_params,
+                                  known_params=rule.params))
         else:
             patches.append(_Patch(ops, name, name, uncounted=True))
     return patches
@@ -777,9 +814,28 @@ class FlopCounter:
                 thop_params = patch.thop_params(original) if patch.thop_params is not None else None
                 wrapper = self._make_wrapper(original, None, patch.full_kind, patch.thop_kind or patch.attr,
                                              full_rule, thop_rule, None, thop_params)
+                if patch.known_params is not None:
+                    wrapper = self._make_argument_check(wrapper, original, patch.attr, patch.known_params)
             setattr(patch.owner, patch.attr, wrapper)
             self._restore.append(lambda owner=patch.owner, attr=patch.attr, original=original:
                                  setattr(owner, attr, original))
+
+    def _make_argument_check(self, counted, original, name, known_params):
+        """Report ``name(arg=...)`` as uncounted when a call sets an argument its rule does not know."""
+        counter = self
+        signature = inspect.signature(original)
+        unknown = [p for p in signature.parameters.values() if p.name not in known_params]
+
+        def checked(*args, **kwargs):
+            if unknown:
+                bound = signature.bind(*args, **kwargs).arguments
+                for parameter in unknown:
+                    if parameter.name in bound and bound[parameter.name] is not parameter.default:
+                        counter._uncounted[f'{name}({parameter.name}=...)'] += 1
+            return counted(*args, **kwargs)
+        checked.__wrapped__ = original
+        checked.__name__ = getattr(original, '__name__', name)
+        return checked
 
     def _make_uncounted_wrapper(self, original, name):
         counter = self
