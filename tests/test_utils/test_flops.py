@@ -174,6 +174,9 @@ def test_fast_linear_and_convs():
     # 40 outputs x 6 in_features, + 40 bias adds; thop sees no layer in the functional form
     assert counts(Lambda(lambda: ops.linear(x, jt.zeros((4, 6)), jt.zeros(4)))) == (0, 40 * 6 + 40)
     assert counts(ops.Linear(6, 4), x) == (40 * 6, 40 * 6 + 40)
+    # a fused GELU: 5 per output in the full count, nothing in thop (activations count zero)
+    assert counts(ops.Linear(6, 4, activation='gelu'), x) == (40 * 6, 40 * 6 + 40 + 5 * 40)
+    assert counts(Lambda(lambda: ops.linear(x, jt.zeros((4, 6)), None, activation='gelu'))) == (0, 40 * 6 + 5 * 40)
     image = jt.zeros((1, 3, 4, 5))
     assert counts(Lambda(lambda: ops.pointwise_conv2d(image, jt.zeros((6, 3, 1, 1))))) == (0, 120 * 3)
     assert counts(ops.Conv2d(3, 6, 1), image) == (120 * 3, 120 * 3 + 120)
@@ -190,6 +193,9 @@ def test_fast_depthwise_conv_counts_as_the_conv2d_it_replaces():
     # thop counts the nn.Conv2d's parameters although the module itself never runs
     assert report.thop_params == 6 * 9 + 6 and report.params_outside_thop == {}
     assert counts(conv, x, forward=lambda t: conv(t, residual=t)) == (1080, 1080 + 2 * 120)
+    fused = Lambda(lambda t: ops.depthwise_conv2d_nhwc(t, conv.dwconv.weight, conv.dwconv.bias, 1, residual=t,
+                                                       activation='gelu'))
+    assert counts(fused, x) == (1080, 1080 + 2 * 120 + 5 * 120)
     no_padding = Lambda(lambda t: ops.depthwise_conv2d_nhwc(t, jt.zeros((6, 1, 3, 3))))
     assert counts(no_padding, x) == (2 * 3 * 6 * 9, 2 * 3 * 6 * 9)  # 2 x 3 outputs per channel, no bias
 
@@ -221,7 +227,7 @@ FAST_OP_CALLS = {  # one call per fast op whose plain formulation the counter ca
     'layer_norm': lambda f: f(jt.zeros((2, 3, 6)), jt.ones(6), jt.zeros(6), 1e-6),
     'gelu': lambda f: f(jt.zeros((2, 5))),
     'bilinear_resize': lambda f: f(jt.zeros((1, 2, 3, 4)), (5, 7), align_corners=True),
-    'linear': lambda f: f(jt.zeros((2, 5, 6)), jt.zeros((4, 6)), jt.zeros(4)),
+    'linear': lambda f: f(jt.zeros((2, 5, 6)), jt.zeros((4, 6)), jt.zeros(4), activation='gelu'),
     'attention': lambda f: f(jt.zeros((1, 2, 5, 4)), jt.zeros((1, 2, 6, 4)), jt.zeros((1, 2, 6, 3)),
                              jt.zeros((1, 2, 5, 6))),
     'rotate_pairs': lambda f: f(jt.zeros((1, 2, 3, 4, 4)), jt.zeros((3, 4, 4)), jt.zeros((3, 4, 4))),
@@ -271,6 +277,19 @@ def test_a_fast_op_without_a_rule_is_reported_uncounted(monkeypatch):
     assert 'NOT counted: FutureModule (1 calls), future_op (2 calls)' in format_report(report)
     assert ops.future_op is future_op  # unwrapped again
     assert profile_flops(SmallNet(), jt.zeros((1, 3, 3, 5))).uncounted == {}
+
+
+def test_an_argument_a_rule_does_not_know_is_reported(monkeypatch):
+    """If a fast op gains an argument (a new fused epilogue, say), calls that use it are listed."""
+    original = ops.gelu
+
+    def gelu_with_scale(x, scale=None):
+        return original(x) if scale is None else original(x) * scale
+    monkeypatch.setattr(ops, 'gelu', gelu_with_scale)
+    x = jt.zeros((2, 5))
+    report = profile_flops(Lambda(lambda: ops.gelu(x) + ops.gelu(x, scale=2.0)))
+    assert report.uncounted == {'gelu(scale=...)': 1}
+    assert report.full_flops == 5 * 10 + 5 * 10 + 10  # still counted by the rule as it stands
 
 
 def test_thop_equivalents_point_at_existing_layers():
@@ -470,6 +489,7 @@ def test_dformer_tiny_thop_count_matches_the_architecture_formula(shape):
     report = segmentor_report(model, *shape)
     assert report.thop_flops == dformer_v1_thop(*shape, dims, depths)
     assert report.full_flops > report.thop_flops
+    assert report.uncounted == {}  # every fast op the model calls has a rule
     if shape == (480, 640):
         assert report.thop_flops == pytest.approx(11.75e9, rel=0.01)  # the published DFormer-T number
         assert report.params.trainable == pytest.approx(6.0e6, rel=0.01)
