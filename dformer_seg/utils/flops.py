@@ -30,6 +30,20 @@ One forward pass yields two FLOP counts, both in multiply-accumulate units
     own, for example a hand-written LayerNorm or Jittor's BatchNorm, is
     counted by the operations it executes.
 
+Fast ops (``dformer_seg.ops``) run hand-written kernels the counter cannot
+look into, so each has a rule (:data:`FAST_OP_RULES`): in the full count it
+costs what its plain Jittor formulation computes (matmul batch x M x N x K,
+softmax (5n - 2) per row plus the bias add, layer norm 7 per element + 2 per
+row, attention its two products + bias + softmax, the geometry attention
+also its priors, fused residuals and activations included), so a model's
+count does not depend on whether the kernels run. In the thop convention
+they are functional ops and count zero, except ``depthwise_conv2d_nhwc``,
+which stands for the ``nn.Conv2d`` whose parameters it is given (and thop
+counts those parameters). ``ops.Linear`` / ``ops.Conv2d`` are counted as
+the nn layers they subclass. A public op without a rule, or a call with an
+argument its rule does not know, is listed in :attr:`FlopReport.uncounted`
+and printed as a warning by :func:`format_report`.
+
 Jittor builds the graph lazily: counting needs the shapes only, so the
 forward pass is traced without running a kernel and even 480x640 inputs are
 counted in well under a second.
