@@ -13,7 +13,7 @@ measured slower than keeping them.
 """
 import jittor as jt
 
-from .dispatch import use_cpu_kernels
+from .dispatch import needs_grad, use_cpu_kernels
 from .matmul import matmul
 from .softmax import softmax
 
@@ -85,8 +85,7 @@ def attention(q, k, v, bias=None):
     if bias is not None and tuple(bias.shape) != expected_bias:
         raise ValueError(f'attention: bias must have shape {expected_bias}, got {tuple(bias.shape)}')
     operands = [q, k, v] if bias is None else [q, k, v, bias]
-    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
-    if needs_grad or not use_cpu_kernels(*operands, needs_onednn=True):
+    if needs_grad(*operands) or not use_cpu_kernels(*operands, needs_onednn=True):
         return matmul(softmax(matmul(q, k, trans_b=True), bias=bias), v)
     out = _attention_kernel(*[t.reshape((-1,) + tuple(t.shape[-2:])) for t in operands])
     return out.reshape(batch_shape + tuple(out.shape[1:]))

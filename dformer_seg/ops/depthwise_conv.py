@@ -18,7 +18,7 @@ import jittor as jt
 from jittor import nn
 
 from .activation import gelu
-from .dispatch import use_cpu_kernels
+from .dispatch import needs_grad, use_cpu_kernels
 
 _HEADER = '#include <vector>\n#include <algorithm>\n#include <cmath>\n#include <omp.h>\n'
 # What the conv kernel applies to each output value: nothing, or GELU (erf form, like ops.gelu).
@@ -270,8 +270,7 @@ def depthwise_conv2d_nhwc(x, weight, bias=None, padding=0, residual=None, activa
         y = y.permute(0, 2, 3, 1)
         y = y if residual is None else y + residual
         return nn.gelu(y) if activation == 'gelu' else y
-    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
-    if activation is not None and not needs_grad:
+    if activation is not None and not needs_grad(*operands):
         return _conv_kernel(x, weight, bias, padding, False, out_shape[1:3], residual, activation)
     y = _DepthwiseConvNHWC(padding, bias is not None, residual is not None)(*operands)
     return gelu(y) if activation == 'gelu' else y

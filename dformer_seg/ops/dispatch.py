@@ -47,3 +47,8 @@ def use_cpu_kernels(*variables, needs_onednn=False):
     if needs_onednn and not onednn_available():
         return False
     return all(str(v.dtype) == 'float32' for v in variables)
+
+
+def needs_grad(*variables):
+    """Whether a gradient can flow into any of ``variables`` (inside ``jt.no_grad()`` none can)."""
+    return not jt.flags.no_grad and not all(v.is_stop_grad() for v in variables)

@@ -20,7 +20,7 @@ adds ``q k^T`` (no prior tensors), and the result is written channels-last.
 import jittor as jt
 
 from .attention import attention
-from .dispatch import use_cpu_kernels
+from .dispatch import needs_grad, use_cpu_kernels
 
 _HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cfloat>\n#include <cmath>\n'
 
@@ -131,7 +131,6 @@ def decomposed_geometry_attention(q, k, v, depth, decay, weight):
         raise ValueError(f'decomposed_geometry_attention: decay must be ({heads},) and weight hold 2 values, '
                          f'got {tuple(decay.shape)} and {tuple(weight.shape)}')
     operands = [q, k, v, depth, decay, weight]
-    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
-    if needs_grad or not use_cpu_kernels(*operands, needs_onednn=True):
+    if needs_grad(*operands) or not use_cpu_kernels(*operands, needs_onednn=True):
         return _composed(q, k, v, depth, decay, weight)
     return jt.code(v.shape, 'float32', operands, cpu_header=_HEADER, cpu_src=_KERNEL_SRC)

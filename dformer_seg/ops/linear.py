@@ -11,7 +11,7 @@ import jittor as jt
 from jittor import nn
 
 from .activation import gelu
-from .dispatch import use_cpu_kernels
+from .dispatch import needs_grad, use_cpu_kernels
 
 _HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cmath>\n'
 
@@ -123,8 +123,7 @@ def linear(x, weight, bias=None, activation=None):
         return nn.gelu(y) if activation == 'gelu' else y
     flat_x = x.reshape((-1, x.shape[-1]))
     out_shape = tuple(x.shape[:-1]) + (weight.shape[0],)
-    needs_grad = not jt.flags.no_grad and not all(t.is_stop_grad() for t in operands)
-    if activation is not None and not needs_grad:
+    if activation is not None and not needs_grad(*operands):
         return _linear_kernel(flat_x, weight, bias, activation).reshape(out_shape)
     y = _Linear()(flat_x, *operands[1:]).reshape(out_shape)
     return gelu(y) if activation == 'gelu' else y
