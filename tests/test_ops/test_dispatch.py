@@ -33,3 +33,11 @@ def test_float64_inputs_fall_back_and_keep_their_dtype():
     assert str(ops.softmax(x).dtype) == 'float64'
     assert str(ops.gelu(x).dtype) == 'float64'
     np.testing.assert_allclose(ops.softmax(x).numpy().sum(-1), 1.0, rtol=1e-12)
+
+
+def test_needs_grad_follows_stop_grad_and_no_grad():
+    trainable, frozen = jt.ones(2), jt.ones(2).stop_grad()
+    assert dispatch.needs_grad(trainable, frozen)
+    assert not dispatch.needs_grad(frozen)
+    with jt.no_grad():
+        assert not dispatch.needs_grad(trainable)
