@@ -22,7 +22,7 @@ from jittor import nn
 
 from ... import ops
 from ...registry import BACKBONES
-from ..utils import DropPath, build_norm_layer, resize
+from ..utils import DropPath, adaptive_pool_matrix, build_norm_layer, resize
 
 # Variants of the official ``DFormer_Tiny`` ... ``DFormer_Large`` factories.
 ARCH_SETTINGS = {
@@ -51,20 +51,6 @@ class ChannelsLastLayerNorm(nn.Module):
         return ops.layer_norm(x, self.weight, self.bias, self.eps)
 
 
-def _bin_average_matrix(in_size, out_size):
-    """(out_size, in_size) matrix whose rows average PyTorch's adaptive-pooling bins.
-
-    Bin ``i`` covers ``[floor(i * in / out), ceil((i + 1) * in / out))``; bins may
-    overlap and repeat input cells when ``out_size > in_size``.
-    """
-    matrix = np.zeros((out_size, in_size), dtype=np.float32)
-    for i in range(out_size):
-        start = (i * in_size) // out_size
-        end = -((-(i + 1) * in_size) // out_size)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
 def adaptive_avg_pool2d(x, output_size):
     """PyTorch-exact adaptive average pooling of an NCHW tensor to ``output_size`` (h, w).
 
@@ -74,8 +60,8 @@ def adaptive_avg_pool2d(x, output_size):
     """
     n, c, h, w = x.shape
     out_h, out_w = output_size
-    col_avg = jt.array(_bin_average_matrix(w, out_w))
-    row_avg = jt.array(_bin_average_matrix(h, out_h))
+    col_avg = jt.array(adaptive_pool_matrix(w, out_w))
+    row_avg = jt.array(adaptive_pool_matrix(h, out_h))
     x = nn.matmul_transpose(x.reshape(n * c * h, w), col_avg)  # (n*c*h, out_w)
     x = x.reshape(n * c, h, out_w).transpose(0, 2, 1).reshape(n * c * out_w, h)
     x = nn.matmul_transpose(x, row_avg)  # (n*c*out_w, out_h)

@@ -1,10 +1,9 @@
 """Building blocks shared by the decode heads that keep the official PyTorch layer names."""
-import numpy as np
 
 import jittor as jt
 from jittor import nn
 
-from ..utils import build_activation_layer, build_norm_layer
+from ..utils import adaptive_pool_matrix, build_activation_layer, build_norm_layer
 
 
 def conv_norm_act(in_channels, out_channels, kernel_size, padding=0, dilation=1, bias=True,
@@ -16,16 +15,6 @@ def conv_norm_act(in_channels, out_channels, kernel_size, padding=0, dilation=1,
         build_norm_layer(norm_cfg, out_channels) if norm_cfg is not None else nn.Identity(),
         build_activation_layer(act_cfg) if act_cfg is not None else nn.Identity(),
     )
-
-
-def _pooling_matrix(in_size, out_size):
-    """(out, in) matrix averaging PyTorch's adaptive bins [floor(i*in/out), ceil((i+1)*in/out))."""
-    matrix = np.zeros((out_size, in_size), dtype=np.float32)
-    for i in range(out_size):
-        start = (i * in_size) // out_size
-        end = -((-(i + 1) * in_size) // out_size)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
 
 
 class AdaptiveAvgPool2d(nn.Module):
@@ -51,8 +40,8 @@ class AdaptiveAvgPool2d(nn.Module):
         out_h, out_w = self.output_size
         if (out_h, out_w) == (1, 1):
             return x.mean(dims=(2, 3), keepdims=True)
-        rows = jt.array(_pooling_matrix(x.shape[2], out_h))
-        cols = jt.array(_pooling_matrix(x.shape[3], out_w))
+        rows = jt.array(adaptive_pool_matrix(x.shape[2], out_h))
+        cols = jt.array(adaptive_pool_matrix(x.shape[3], out_w))
         # (oh, H) x (N, C, H, W) -> (N, C, oh, W); then (N, C, oh, W) x (W, ow) -> (N, C, oh, ow)
         pooled_rows = nn.matmul(rows, x)
         return nn.matmul(pooled_rows, cols.transpose(1, 0))

@@ -1,5 +1,6 @@
 from .conv_module import ConvModule, build_activation_layer, build_norm_layer
 from .drop_path import DropPath
+from .pooling import adaptive_pool_matrix
 from .wrappers import resize
 
-__all__ = ['ConvModule', 'DropPath', 'build_activation_layer', 'build_norm_layer', 'resize']
+__all__ = ['ConvModule', 'DropPath', 'adaptive_pool_matrix', 'build_activation_layer', 'build_norm_layer', 'resize']
