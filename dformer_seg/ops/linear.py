@@ -1,11 +1,11 @@
-"""Linear layer ``x W^T + b`` as one oneDNN GEMM with the bias folded in.
+"""Linear layer ``x W^T + b`` (optionally followed by GELU) as oneDNN GEMMs over cache-sized row blocks.
 
 ``nn.Linear`` on the CPU is a oneDNN GEMM followed by a separate bias add,
 and that add (like every generic Jittor kernel on the CPU) runs on one core
 and makes another pass over the output. Here the rows are cut into blocks
-whose output fits in cache; a thread fills a block with the bias and its
-GEMM accumulates onto it (beta = 1). The backward pass is two GEMMs and a
-parallel column sum for the bias gradient.
+whose output fits in cache; a thread runs a block's GEMM and adds the bias
+(and applies the GELU) while the block is still in cache. The backward pass
+is two GEMMs and a parallel column sum for the bias gradient.
 """
 import jittor as jt
 from jittor import nn
@@ -16,44 +16,52 @@ from .dispatch import needs_grad, use_cpu_kernels
 _HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cmath>\n'
 
 # in0 x (M, K), in1 weight (N, K) [, in2 bias (N,)] -> out0 (M, N), then the optional activation.
-# Row blocks small enough for the output block to stay in cache: each thread writes the bias into a
-# block, its GEMM accumulates onto it (beta = 1) and the activation runs on it there, so neither costs
-# a pass over memory. Too few blocks for the threads: one multi-threaded GEMM over everything, with the
-# bias and activation passes split over the threads.
+# Row blocks small enough for the output block to stay in cache: each thread runs the GEMM of a block
+# and adds the bias (and applies the activation) while the block is still in cache, so neither costs a
+# pass over memory. Large weights or too few blocks for the threads: one multi-threaded GEMM over
+# everything, then the bias / activation pass split over the threads.
 _FORWARD_SRC = '''
     // fastop_linear
     const long rows = in0_shape0;
     const int in_features = in0_shape1, out_features = in1_shape0;
     const long block = std::max(16L, 65536L / out_features);
     const long blocks = (rows + block - 1) / block;
-    auto prologue = [&](long r) {{ {prologue} }};
     auto epilogue = [&](long r) {{ {epilogue} }};
     auto gemm = [&](long first, long count) {{
         dnnl_sgemm('N', 'T', count, out_features, in_features, 1.0f, in0_p + first * in_features, in_features,
-                   in1_p, in_features, {beta}, out0_p + first * out_features, out_features);
+                   in1_p, in_features, 0.0f, out0_p + first * out_features, out_features);
     }};
-    if (blocks >= 2 * omp_get_max_threads()) {{
+    // Every block's GEMM packs the whole weight again: only worth it while the weight is small.
+    const bool small_weight = (long)out_features * in_features <= 131072L;
+    if (small_weight && blocks >= 2 * omp_get_max_threads()) {{
         #pragma omp parallel for schedule(dynamic)
         for (long b = 0; b < blocks; b++) {{
             const long first = b * block, count = std::min(block, rows - first);
-            for (long r = first; r < first + count; r++) prologue(r);
             gemm(first, count);
             for (long r = first; r < first + count; r++) epilogue(r);
         }}
     }} else {{
-        #pragma omp parallel for schedule(static)
-        for (long r = 0; r < rows; r++) prologue(r);
         gemm(0, rows);
         #pragma omp parallel for schedule(static)
         for (long r = 0; r < rows; r++) epilogue(r);
     }}
 '''
-_FILL_BIAS = '''float* out = out0_p + r * out_features;
+# Epilogues, applied to each output row right after its block's GEMM (while the block is in cache).
+_EPILOGUES = {
+    (False, None): '',
+    (True, None): '''float* out = out0_p + r * out_features;
         #pragma omp simd
-        for (int o = 0; o < out_features; o++) out[o] = in2_p[o];'''
-_GELU = '''float* out = out0_p + r * out_features;
+        for (int o = 0; o < out_features; o++) out[o] += in2_p[o];''',
+    (False, 'gelu'): '''float* out = out0_p + r * out_features;
         #pragma omp simd
-        for (int o = 0; o < out_features; o++) out[o] = (erff(out[o] * 0.70710678118654752f) + 1.0f) * out[o] * 0.5f;'''
+        for (int o = 0; o < out_features; o++) out[o] = (erff(out[o] * 0.70710678118654752f) + 1.0f) * out[o] * 0.5f;''',
+    (True, 'gelu'): '''float* out = out0_p + r * out_features;
+        #pragma omp simd
+        for (int o = 0; o < out_features; o++) {
+            const float v = out[o] + in2_p[o];
+            out[o] = (erff(v * 0.70710678118654752f) + 1.0f) * v * 0.5f;
+        }''',
+}
 
 # in0 x (M, K), in1 weight (N, K), in2 dy (M, N) -> out0 dx (M, K), out1 dweight (N, K), out2 dbias (N,)
 _BACKWARD_SRC = '''
@@ -86,9 +94,7 @@ _BACKWARD_SRC = '''
 
 def _linear_kernel(x, weight, bias, activation=None):
     inputs = [x, weight] if bias is None else [x, weight, bias]
-    src = _FORWARD_SRC.format(prologue='' if bias is None else _FILL_BIAS,
-                              epilogue=_GELU if activation == 'gelu' else '',
-                              beta='0.0f' if bias is None else '1.0f')
+    src = _FORWARD_SRC.format(epilogue=_EPILOGUES[bias is not None, activation])
     return jt.code((x.shape[0], weight.shape[0]), 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
 
 
