@@ -104,11 +104,12 @@ def test_resizing_pipeline_tta_and_slide_keep_the_original_size(samples):
     model = init_model(mini_cfg(root, test_pipeline=pipeline), device='cpu')
     whole = inference_model(model, *paths[0], return_scores=True)
     assert whole.label_map.shape == (H, W)
-    # A single-scale, unflipped "augmentation" is the plain whole-image inference.
+    # A single-scale, unflipped "augmentation" is the whole-image inference, except that the pipeline's
+    # resize is undone on probabilities (TTA averages them) instead of logits: equal up to that small difference.
     enable_tta(model)
     assert model.test_cfg['aug'] == dict(scales=[1.0], flip=False, size_divisor=None)
     np.testing.assert_allclose(inference_model(model, *paths[0], return_scores=True).scores, whole.scores,
-                               atol=1e-5)
+                               atol=1e-4)
     enable_tta(model, dict(scales=[0.5, 1.0], flip=True))
     tta = inference_model(model, *paths[0], return_scores=True)
     assert tta.scores.shape == (NUM_CLASSES, H, W)

@@ -1,29 +1,8 @@
 # DFormerv2-S + LightHamHead, as the official models/builder.py builds it for
 # local_configs/NYUDepthv2/DFormerv2_S.py (the dataset configs set num_classes and the recipe).
-# Norms: SyncBN (plain BN in a single process); the decode head's BatchNorms use
-# eps 1e-3 and momentum 0.1 (the official init_weight sets them), the backbone's eps 1e-5.
-_backbone_norm = dict(type='SyncBN', requires_grad=True)
-_head_norm = dict(type='SyncBN', eps=1e-3, momentum=0.1, requires_grad=True)
+_base_ = './rgbd_lightham.py'
 model = dict(
-    type='RGBDEncoderDecoder',
     # ImageNet-pretrained backbone released with DFormerv2 (weights under 'model').
     pretrained='checkpoints/pretrained/DFormerv2_Small_pretrained.pth',
-    backbone=dict(type='DFormerv2', arch='S', drop_path_rate=0.25, norm_cfg=_backbone_norm),
-    decode_head=dict(
-        type='LightHamHead',
-        in_channels=[128, 256, 512],
-        in_index=[1, 2, 3],
-        channels=512,
-        ham_channels=512,
-        # Seeded NMF bases in evaluation: two evaluations of a checkpoint give the same mIoU
-        # (the official code draws new random bases on every forward; nmf_seed=None does too).
-        nmf_seed=0,
-        ham_kwargs=dict(MD_S=1, MD_R=64, TRAIN_STEPS=6, EVAL_STEPS=7),
-        dropout_ratio=0.1,
-        num_classes=40,
-        norm_cfg=_head_norm,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=None,  # the official configs set aux_rate = 0
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    backbone=dict(type='DFormerv2', arch='S', drop_path_rate=0.25),
+    decode_head=dict(in_channels=[128, 256, 512]))
