@@ -17,7 +17,8 @@ from .dispatch import needs_grad, use_cpu_kernels
 from .matmul import matmul
 from .softmax import softmax
 
-_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <cstring>\n#include <cfloat>\n#include <cmath>\n'
+_HEADER = ('#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <cstring>\n'
+           '#include <cfloat>\n#include <cmath>\n')
 
 # in0 q (B, Lq, d), in1 k (B, Lk, d), in2 v (B, Lk, dv) [, in3 bias (B, Lq, Lk)] -> softmax(q k^T + bias) v
 _ATTENTION_SRC = '''

@@ -22,7 +22,8 @@ import jittor as jt
 from .attention import attention
 from .dispatch import needs_grad, use_cpu_kernels
 
-_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cfloat>\n#include <cmath>\n'
+_HEADER = ('#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n'
+           '#include <cfloat>\n#include <cmath>\n')
 
 # in0, in1: q, k (B, heads, H, W, d); in2 v (B, H, W, C); in3 depth (B, 1, H, W); in4 decay (heads,);
 # in5 weight (2, 1, 1, 1). out0 (B, H, W, C).

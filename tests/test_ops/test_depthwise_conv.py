@@ -24,7 +24,8 @@ def numpy_depthwise_nhwc(x, weight, bias, pad):
 @pytest.mark.parametrize('kernel,pad', [(3, 1), (5, 2), (7, 3), (3, 0), (3, 2)])
 def test_matches_numpy_and_plain_gradients(kernel, pad):
     rng = np.random.default_rng(10)
-    x, weight, bias = random_array(rng, (2, 6, 5, 4)), random_array(rng, (4, 1, kernel, kernel)), random_array(rng, (4,))
+    x, weight = random_array(rng, (2, 6, 5, 4)), random_array(rng, (4, 1, kernel, kernel))
+    bias = random_array(rng, (4,))
     out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias])
     np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
 
@@ -33,7 +34,8 @@ def test_matches_numpy_and_plain_gradients(kernel, pad):
 def test_sixteen_channel_blocks_and_interior_pixel_groups(kernel, pad):
     # 32 channels and a 13-pixel width exercise the vector blocks, four-pixel groups and the borders.
     rng = np.random.default_rng(17)
-    x, weight, bias = random_array(rng, (1, 5, 13, 32)), random_array(rng, (32, 1, kernel, kernel)), random_array(rng, (32,))
+    x, weight = random_array(rng, (1, 5, 13, 32)), random_array(rng, (32, 1, kernel, kernel))
+    bias = random_array(rng, (32,))
     out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias])
     np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
 
@@ -55,7 +57,8 @@ def test_residual_is_added_and_gets_the_gradient(with_bias):
 
 def test_fused_gelu_with_and_without_gradients():
     rng = np.random.default_rng(26)
-    x, weight, bias = random_array(rng, (1, 4, 9, 16), -2, 2), random_array(rng, (16, 1, 3, 3)), random_array(rng, (16,))
+    x, weight = random_array(rng, (1, 4, 9, 16), -2, 2), random_array(rng, (16, 1, 3, 3))
+    bias = random_array(rng, (16,))
 
     def fn(a, w, b):
         return depthwise_conv2d_nhwc(a, w, b, 1, residual=a, activation='gelu')
@@ -82,7 +85,8 @@ def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match='bias'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), jt.zeros((3,)))
     with pytest.raises(ValueError, match='residual'):
-        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=1, residual=jt.zeros((1, 3, 3, 4)))
+        depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=1,
+                              residual=jt.zeros((1, 3, 3, 4)))
     with pytest.raises(ValueError, match='activation'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), activation='relu')
     with pytest.raises(ValueError, match='padding'):

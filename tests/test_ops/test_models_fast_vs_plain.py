@@ -32,7 +32,8 @@ def _outputs_and_grads(model, inputs, projections):
 
 def _assert_close(fast, plain, what):
     scale = max(float(np.abs(plain).max()), 1e-3)
-    assert np.abs(fast - plain).max() <= 2e-5 * scale, f'{what}: max diff {np.abs(fast - plain).max():.3g} (scale {scale:.3g})'
+    diff = float(np.abs(fast - plain).max())
+    assert diff <= 2e-5 * scale, f'{what}: max diff {diff:.3g} (scale {scale:.3g})'
 
 
 @pytest.mark.parametrize('name,cls', [('dformer_v1_mini', DFormer), ('dformer_v2_mini', DFormerv2)])

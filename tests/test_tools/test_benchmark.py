@@ -32,7 +32,8 @@ def test_kernel_keys_are_grouped_by_op_type(benchmark_tool):
     assert classify('mkl_conv\u00abTxd:float32\u00abXFORMAT:abcd') == 'conv (oneDNN)'
     assert classify('mkl_conv_backward_w\u00abTxd:float32') == 'conv weight-grad (oneDNN)'
     assert classify('mkl_matmul\u00abT:float32') == 'matmul 2-D (oneDNN)'
-    fused_bmm = ('\u00abopkey0:broadcast_to\u00abTx:float32\u00abopkey1:broadcast_to\u00abopkey2:binary\u00abOP:multiply'
+    fused_bmm = ('\u00abopkey0:broadcast_to\u00abTx:float32\u00abopkey1:broadcast_to'
+                 '\u00abopkey2:binary\u00abOP:multiply'
                  '\u00abopkey3:reduce\u00abOP:add')
     assert classify(fused_bmm).startswith('batched matmul')
     assert classify('\u00abopkey0:binary\u00abOP:add\u00abopkey1:unary\u00abOP:exp').startswith('elementwise')
