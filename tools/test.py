@@ -15,7 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import DEVICE_CHOICES, default_work_dir, select_device  # noqa: E402  (tools/train.py)
+from train import DEVICE_CHOICES, load_config, select_device  # noqa: E402  (tools/train.py)
 
 
 def parse_args(argv=None):
@@ -44,11 +44,7 @@ def parse_args(argv=None):
 def main(argv=None):
     select_device(argv)
     args = parse_args(argv)
-
-    from dformer_seg.config import Config
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    cfg = load_config(args)
     if 'test_dataloader' not in cfg:
         raise KeyError(f'{args.config} has no test_dataloader')
     cfg.model.pretrained = None  # the checkpoint holds every weight; no ImageNet file is read

@@ -45,14 +45,19 @@ def default_work_dir(config_path):
     return os.path.join('work_dirs', os.path.splitext(os.path.basename(config_path))[0])
 
 
-def main(argv=None):
-    select_device(argv)
-    args = parse_args(argv)
-
+def load_config(args):
+    """The config of ``args.config`` with ``--cfg-options`` applied and the work dir resolved."""
     from dformer_seg.config import Config
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    return cfg
+
+
+def main(argv=None):
+    select_device(argv)
+    args = parse_args(argv)
+    cfg = load_config(args)
     if args.resume is not None:
         cfg.resume = args.resume
     if args.load_from:
