@@ -73,3 +73,21 @@ def load_config(path):
 def load_npz(path, name):
     with np.load(os.path.join(path, name)) as data:
         return {k: data[k] for k in data.files}
+
+
+CHECKPOINT_KEYS_DIR = os.path.join(HERE, 'fixtures', 'checkpoint-keys')
+
+
+def official_checkpoint_keys(filename, prefix=''):
+    """name -> shape of the rows of ``fixtures/checkpoint-keys/<filename>`` under ``prefix`` (stripped).
+
+    BatchNorm ``num_batches_tracked`` rows are left out: Jittor's BatchNorm has no such buffer.
+    """
+    keys = {}
+    with open(os.path.join(CHECKPOINT_KEYS_DIR, filename)) as f:
+        next(f)
+        for line in f:
+            key, shape, _ = line.rstrip('\n').split('\t')
+            if key.startswith(prefix) and not key.endswith('num_batches_tracked'):
+                keys[key[len(prefix):]] = tuple(int(s) for s in shape.split(',')) if shape else ()
+    return keys

@@ -7,9 +7,8 @@ import pytest
 
 from dformer_seg.models.backbones.dformer import DFormer
 from dformer_seg.registry import BACKBONES
-from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
+from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
 
-KEYS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'checkpoint-keys')
 PARITY_SIZES = ('96x128', '75x103')
 # Acceptance bar: max abs error relative to the reference feature's value range.
 RELATIVE_TOLERANCE = 1e-5
@@ -20,14 +19,7 @@ TOY_SETTINGS = dict(dims=(8, 16, 32, 64), depths=(1, 1, 1, 1), mlp_ratios=(2, 2,
 
 def official_backbone_keys(variant):
     """name -> shape of the ``backbone.*`` rows of an official checkpoint, prefix stripped."""
-    keys = {}
-    with open(os.path.join(KEYS_DIR, f'DFormer-{variant}.tsv')) as f:
-        next(f)
-        for line in f:
-            key, shape, _ = line.rstrip('\n').split('\t')
-            if key.startswith('backbone.') and not key.endswith('num_batches_tracked'):
-                keys[key[len('backbone.'):]] = tuple(int(s) for s in shape.split(',')) if shape else ()
-    return keys
+    return official_checkpoint_keys(f'DFormer-{variant}.tsv', prefix='backbone.')
 
 
 def backbone_weights(state_dict):

@@ -1,5 +1,4 @@
 """DFormerv2 backbone: checkpoint key names, parity with the official PyTorch outputs, behaviour."""
-import os
 
 import jittor as jt
 import numpy as np
@@ -8,9 +7,8 @@ import pytest
 from dformer_seg.models.backbones.dformerv2 import DFormerv2
 from dformer_seg.registry import BACKBONES
 from dformer_seg.utils.checkpoint import load_state_dict
-from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
+from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
 
-KEYS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'checkpoint-keys')
 PARITY_SIZES = ('96x128', '75x103')
 # Acceptance bar: max abs error relative to the reference feature's value range.
 RELATIVE_TOLERANCE = 1e-5
@@ -22,14 +20,7 @@ ODD_SIZE = (37, 45)  # -> 10x12, 5x6, 3x3, 2x2 after the ceil-rounding stride-2 
 
 def official_backbone_keys(variant):
     """name -> shape of the ``backbone.*`` rows of an official checkpoint, prefix stripped."""
-    keys = {}
-    with open(os.path.join(KEYS_DIR, f'DFormerv2_{variant}.tsv')) as f:
-        next(f)
-        for line in f:
-            key, shape, _ = line.rstrip('\n').split('\t')
-            if key.startswith('backbone.') and not key.endswith('num_batches_tracked'):
-                keys[key[len('backbone.'):]] = tuple(int(s) for s in shape.split(',')) if shape else ()
-    return keys
+    return official_checkpoint_keys(f'DFormerv2_{variant}.tsv', prefix='backbone.')
 
 
 def backbone_weights(state_dict):
