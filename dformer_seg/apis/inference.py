@@ -85,6 +85,8 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     model.dataset_meta = dataset_meta or _dataset_meta_from_config(config)
     model.cfg = config
     model.eval()
+    # Jittor initialises parameters lazily; run that now so the first forward is only a forward.
+    jt.sync_all()
     return model
 
 

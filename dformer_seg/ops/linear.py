@@ -1,11 +1,11 @@
-"""Linear layer ``x W^T + b`` (optionally followed by GELU) as oneDNN GEMMs over cache-sized row blocks.
+"""Linear layer ``x W^T + b`` with optional GELU and layer-scaled residual, as one oneDNN matmul.
 
 ``nn.Linear`` on the CPU is a oneDNN GEMM followed by a separate bias add,
 and that add (like every generic Jittor kernel on the CPU) runs on one core
-and makes another pass over the output. Here the rows are cut into blocks
-whose output fits in cache; a thread runs a block's GEMM and adds the bias
-(and applies the GELU) while the block is still in cache. The backward pass
-is two GEMMs and a parallel column sum for the bias gradient.
+and makes another pass over the output; so would a GELU or the layer-scaled
+residual of a transformer block. Here a oneDNN matmul primitive applies all
+of them while it stores each output block. The backward pass is two GEMMs
+and a parallel column sum for the bias gradient.
 """
 import jittor as jt
 from jittor import nn
@@ -13,55 +13,67 @@ from jittor import nn
 from .activation import gelu
 from .dispatch import needs_grad, use_cpu_kernels
 
-_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n#include <cmath>\n'
+_HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n'
+_FORWARD_HEADER = '#include <array>\n#include <map>\n#include <unordered_map>\n#include <dnnl.hpp>\n'
 
-# in0 x (M, K), in1 weight (N, K) [, in2 bias (N,)] -> out0 (M, N), then the optional activation.
-# Row blocks small enough for the output block to stay in cache: each thread runs the GEMM of a block
-# and adds the bias (and applies the activation) while the block is still in cache, so neither costs a
-# pass over memory. Large weights or too few blocks for the threads: one multi-threaded GEMM over
-# everything, then the bias / activation pass split over the threads.
+# out0 (M, N) = [residual +] [scale *] activation(in0 x (M, K) @ in1 weight (N, K)^T [+ bias]).
+# A oneDNN matmul primitive (blocked JIT kernels) with the bias, GELU, per-channel scale and residual
+# applied as it stores each output block, so none of them costs a pass over memory. Building a
+# primitive generates its kernels, so each one is kept for its shape (the static map lives as long as
+# the compiled kernel).
 _FORWARD_SRC = '''
     // fastop_linear
-    const long rows = in0_shape0;
-    const int in_features = in0_shape1, out_features = in1_shape0;
-    const long block = std::max(16L, 65536L / out_features);
-    const long blocks = (rows + block - 1) / block;
-    auto epilogue = [&](long r) {{ {epilogue} }};
-    auto gemm = [&](long first, long count) {{
-        dnnl_sgemm('N', 'T', count, out_features, in_features, 1.0f, in0_p + first * in_features, in_features,
-                   in1_p, in_features, 0.0f, out0_p + first * out_features, out_features);
-    }};
-    // Every block's GEMM packs the whole weight again: only worth it while the weight is small.
-    const bool small_weight = (long)out_features * in_features <= 131072L;
-    if (small_weight && blocks >= 2 * omp_get_max_threads()) {{
-        #pragma omp parallel for schedule(dynamic)
-        for (long b = 0; b < blocks; b++) {{
-            const long first = b * block, count = std::min(block, rows - first);
-            gemm(first, count);
-            for (long r = first; r < first + count; r++) epilogue(r);
-        }}
-    }} else {{
-        gemm(0, rows);
-        #pragma omp parallel for schedule(static)
-        for (long r = 0; r < rows; r++) epilogue(r);
+    using namespace dnnl;
+    using tag = memory::format_tag;
+    const memory::dim rows = in0_shape0, in_features = in0_shape1, out_features = in1_shape0;
+    const auto f32 = memory::data_type::f32;
+    const memory::desc x_md({{rows, in_features}}, f32, tag::ab);
+    const memory::desc weight_md({{in_features, out_features}}, f32, tag::ba);  // (N, K) rows = columns of W^T
+    const memory::desc out_md({{rows, out_features}}, f32, tag::ab);
+    const memory::desc channel_md({{1, out_features}}, f32, tag::ab);
+    static const engine cpu(engine::kind::cpu, 0);
+    static std::map<std::array<memory::dim, 3>, matmul> primitives;
+    const std::array<memory::dim, 3> shape{{rows, in_features, out_features}};
+    auto found = primitives.find(shape);
+    if (found == primitives.end()) {{
+        if (primitives.size() >= 64) primitives.clear();  // e.g. many input sizes: keep the map small
+        post_ops epilogue;
+        {post_ops}
+        primitive_attr attr;
+        attr.set_post_ops(epilogue);
+        const matmul::desc desc({desc_args});
+        found = primitives.emplace(shape, matmul(matmul::primitive_desc(desc, attr, cpu))).first;
     }}
+    std::unordered_map<int, memory> args{{
+        {{DNNL_ARG_SRC, memory(x_md, cpu, (void*)in0_p)}},
+        {{DNNL_ARG_WEIGHTS, memory(weight_md, cpu, (void*)in1_p)}},
+        {{DNNL_ARG_DST, memory(out_md, cpu, (void*)out0_p)}}}};
+    {extra_args}
+    stream strm(cpu);
+    found->second.execute(strm, args);
+    strm.wait();
 '''
-# Epilogues, applied to each output row right after its block's GEMM (while the block is in cache).
-_EPILOGUES = {
-    (False, None): '',
-    (True, None): '''float* out = out0_p + r * out_features;
-        #pragma omp simd
-        for (int o = 0; o < out_features; o++) out[o] += in2_p[o];''',
-    (False, 'gelu'): '''float* out = out0_p + r * out_features;
-        #pragma omp simd
-        for (int o = 0; o < out_features; o++) out[o] = (erff(out[o] * 0.70710678118654752f) + 1.0f) * out[o] * 0.5f;''',
-    (True, 'gelu'): '''float* out = out0_p + r * out_features;
-        #pragma omp simd
-        for (int o = 0; o < out_features; o++) {
-            const float v = out[o] + in2_p[o];
-            out[o] = (erff(v * 0.70710678118654752f) + 1.0f) * v * 0.5f;
-        }''',
-}
+
+
+def _forward_source(with_bias, activation, with_scale, with_residual):
+    """The kernel source for one combination of epilogue terms (inputs: x, weight, then the given ones)."""
+    post_ops, extra_args = [], []
+    next_input = 2
+    if with_bias:
+        extra_args.append(f'args[DNNL_ARG_BIAS] = memory(channel_md, cpu, (void*)in{next_input}_p);')
+        next_input += 1
+    if activation == 'gelu':
+        post_ops.append('epilogue.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);')
+    for present, algorithm, md in ((with_scale, 'binary_mul', 'channel_md'), (with_residual, 'binary_add', 'out_md')):
+        if present:
+            extra_args.append(f'args[DNNL_ARG_ATTR_MULTIPLE_POST_OP({len(post_ops)}) | DNNL_ARG_SRC_1] = '
+                              f'memory({md}, cpu, (void*)in{next_input}_p);')
+            post_ops.append(f'epilogue.append_binary(algorithm::{algorithm}, {md});')
+            next_input += 1
+    desc_args = 'x_md, weight_md, channel_md, out_md' if with_bias else 'x_md, weight_md, out_md'
+    return _FORWARD_SRC.format(post_ops='\n        '.join(post_ops), desc_args=desc_args,
+                               extra_args='\n    '.join(extra_args))
+
 
 # in0 x (M, K), in1 weight (N, K), in2 dy (M, N) -> out0 dx (M, K), out1 dweight (N, K), out2 dbias (N,)
 _BACKWARD_SRC = '''
@@ -92,10 +104,11 @@ _BACKWARD_SRC = '''
 '''
 
 
-def _linear_kernel(x, weight, bias, activation=None):
-    inputs = [x, weight] if bias is None else [x, weight, bias]
-    src = _FORWARD_SRC.format(epilogue=_EPILOGUES[bias is not None, activation])
-    return jt.code((x.shape[0], weight.shape[0]), 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
+def _linear_kernel(x, weight, bias=None, activation=None, scale=None, residual=None):
+    extras = [t for t in (bias, scale, residual) if t is not None]
+    src = _forward_source(bias is not None, activation, scale is not None, residual is not None)
+    return jt.code((x.shape[0], weight.shape[0]), 'float32', [x, weight] + extras,
+                   cpu_header=_FORWARD_HEADER, cpu_src=src)
 
 
 class _Linear(jt.Function):
@@ -110,29 +123,47 @@ class _Linear(jt.Function):
         return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
 
 
-def linear(x, weight, bias=None, activation=None):
-    """``activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
-
-    ``activation`` is None or 'gelu'; without gradients the GELU runs inside
-    the kernel, with gradients as :func:`ops.gelu` after it.
-    """
+def _check_arguments(x, weight, bias, activation, scale, residual):
     if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f'linear: x (..., {x.shape[-1]}) does not fit weight {tuple(weight.shape)} '
                          '(out_features, in_features)')
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f'linear: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}')
+    out_features = weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (out_features,):
+        raise ValueError(f'linear: bias must be ({out_features},), got {tuple(bias.shape)}')
     if activation not in (None, 'gelu'):
         raise ValueError(f'linear: activation must be None or "gelu", got {activation!r}')
-    operands = [x, weight] if bias is None else [x, weight, bias]
-    if not use_cpu_kernels(*operands, needs_onednn=True) or x.numel() == 0:
-        y = nn.linear(x, weight, bias)
-        return nn.gelu(y) if activation == 'gelu' else y
+    if scale is not None and tuple(scale.shape) != (out_features,):
+        raise ValueError(f'linear: scale must be ({out_features},), got {tuple(scale.shape)}')
+    out_shape = tuple(x.shape[:-1]) + (out_features,)
+    if residual is not None and tuple(residual.shape) != out_shape:
+        raise ValueError(f'linear: residual must have the output shape {out_shape}, got {tuple(residual.shape)}')
+    return out_shape
+
+
+def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
+    """``residual + scale * activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
+
+    ``activation`` is None or 'gelu'; ``scale`` (out_features,) and ``residual``
+    (the output's shape) are optional (a layer-scaled residual branch). Without
+    gradients all of them run inside the GEMM kernel; with gradients they are
+    applied after it (:func:`ops.gelu`, Jittor's elementwise ops).
+    """
+    out_shape = _check_arguments(x, weight, bias, activation, scale, residual)
+    operands = [t for t in (x, weight, bias, scale, residual) if t is not None]
+    use_kernels = use_cpu_kernels(*operands, needs_onednn=True) and x.numel() > 0
     flat_x = x.reshape((-1, x.shape[-1]))
-    out_shape = tuple(x.shape[:-1]) + (weight.shape[0],)
-    if activation is not None and not needs_grad(*operands):
-        return _linear_kernel(flat_x, weight, bias, activation).reshape(out_shape)
-    y = _Linear()(flat_x, *operands[1:]).reshape(out_shape)
-    return gelu(y) if activation == 'gelu' else y
+    if use_kernels and not needs_grad(*operands):
+        flat_residual = None if residual is None else residual.reshape((-1, out_shape[-1]))
+        return _linear_kernel(flat_x, weight, bias, activation, scale, flat_residual).reshape(out_shape)
+    if use_kernels:
+        y = _Linear()(flat_x, weight, *([] if bias is None else [bias])).reshape(out_shape)
+        y = gelu(y) if activation == 'gelu' else y
+    else:
+        y = nn.linear(x, weight, bias)
+        y = nn.gelu(y) if activation == 'gelu' else y
+    if scale is not None:
+        y = scale * y
+    return y if residual is None else residual + y
 
 
 class Linear(nn.Linear):
@@ -145,5 +176,6 @@ class Linear(nn.Linear):
         super().__init__(in_features, out_features, bias)
         self.activation = activation
 
-    def execute(self, x):
-        return linear(x, self.weight, self.bias, self.activation)
+    def execute(self, x, scale=None, residual=None):
+        """``residual + scale * activation(linear(x))``; ``scale`` and ``residual`` are optional."""
+        return linear(x, self.weight, self.bias, self.activation, scale, residual)

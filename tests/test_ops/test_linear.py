@@ -21,13 +21,34 @@ def test_matches_numpy_and_plain_gradients(with_bias):
     np.testing.assert_allclose(out, x @ weight.T + (bias if with_bias else 0), rtol=1e-5, atol=1e-6)
 
 
-def test_many_row_blocks():
-    # 4096 outputs make 16-row blocks, so 70 rows are split over the threads (last block partial).
+def test_one_kernel_serves_many_shapes():
+    # The kernel keeps one oneDNN primitive per shape: new row counts and sizes must not reuse a wrong one.
     rng = np.random.default_rng(25)
-    x, weight, bias = random_array(rng, (70, 8)), random_array(rng, (4096, 8)), random_array(rng, (4096,))
-    assert weight.size <= 131072  # small enough for the blocked path
-    out = assert_matches_plain(linear, [x, weight, bias], atol=1e-5)  # bias gradient: sums of 70 terms
-    np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
+    for rows, in_features, out_features in ((70, 8, 4096), (3, 8, 4096), (70, 8, 4096), (129, 300, 17)):
+        x, weight = random_array(rng, (rows, in_features)), random_array(rng, (out_features, in_features))
+        bias = random_array(rng, (out_features,))
+        with jt.no_grad():
+            out = linear(jt.array(x), jt.array(weight), jt.array(bias)).numpy()
+        np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('activation', [None, 'gelu'])
+def test_layer_scaled_residual(activation):
+    rng = np.random.default_rng(26)
+    x, weight, bias = random_array(rng, (2, 5, 7, 6)), random_array(rng, (4, 6)), random_array(rng, (4,))
+    scale, residual = random_array(rng, (4,)), random_array(rng, (2, 5, 7, 4))
+
+    def fn(a, w, b, s, r):
+        return linear(a, w, b, activation=activation, scale=s, residual=r)
+
+    out = assert_matches_plain(fn, [x, weight, bias, scale, residual])
+    with jt.no_grad():  # the fused kernel (no gradients) against the composed form
+        fused = fn(*(jt.array(a) for a in (x, weight, bias, scale, residual))).numpy()
+    np.testing.assert_allclose(fused, out, rtol=1e-5, atol=1e-6)
+    pre = x @ weight.T + bias
+    if activation == 'gelu':
+        pre = 0.5 * pre * (1 + np.vectorize(math.erf)(pre / math.sqrt(2)))
+    np.testing.assert_allclose(fused, residual + scale * pre, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('rows', [5, 70])
@@ -60,3 +81,7 @@ def test_bad_shapes_are_reported():
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), jt.zeros((4,)))
     with pytest.raises(ValueError, match='activation'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), activation='relu')
+    with pytest.raises(ValueError, match='scale'):
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), scale=jt.zeros((4,)))
+    with pytest.raises(ValueError, match='residual'):
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), residual=jt.zeros((3, 2)))

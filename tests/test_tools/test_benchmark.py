@@ -57,7 +57,7 @@ def test_inference_and_profile_run(benchmark_tool, capsys):
                                   '--profile-runs', '1', '--top', '3'])
     out = capsys.readouterr().out
     assert 0 < result['min_ms'] <= result['median_ms'] <= result['max_ms']
-    for expected in ('first call', 'latency over 2 calls', 'images/s', 'peak resident memory',
+    for expected in ('model build', 'first call', 'latency over 2 calls', 'images/s', 'peak resident memory',
                      'Kernel time per call', 'fast-op', 'Slowest 3 kernels'):
         assert expected in out, expected
 
