@@ -55,8 +55,11 @@ _FORWARD_SRC = '''
 '''
 
 
-def _forward_source(with_bias, activation, with_scale, with_residual):
-    """The kernel source for one combination of epilogue terms (inputs: x, weight, then the given ones)."""
+def _forward_source(with_bias, activation, scale_kind, with_residual):
+    """The kernel source for one combination of epilogue terms (inputs: x, weight, then the given ones).
+
+    ``scale_kind``: None, 'channel' (a (N,) vector) or 'full' (a tensor of the output's shape).
+    """
     post_ops, extra_args = [], []
     next_input = 2
     if with_bias:
@@ -64,7 +67,9 @@ def _forward_source(with_bias, activation, with_scale, with_residual):
         next_input += 1
     if activation == 'gelu':
         post_ops.append('epilogue.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);')
-    for present, algorithm, md in ((with_scale, 'binary_mul', 'channel_md'), (with_residual, 'binary_add', 'out_md')):
+    scale_md = 'channel_md' if scale_kind == 'channel' else 'out_md'
+    for present, algorithm, md in ((scale_kind is not None, 'binary_mul', scale_md),
+                                   (with_residual, 'binary_add', 'out_md')):
         if present:
             extra_args.append(f'args[DNNL_ARG_ATTR_MULTIPLE_POST_OP({len(post_ops)}) | DNNL_ARG_SRC_1] = '
                               f'memory({md}, cpu, (void*)in{next_input}_p);')
@@ -106,7 +111,8 @@ _BACKWARD_SRC = '''
 
 def _linear_kernel(x, weight, bias=None, activation=None, scale=None, residual=None):
     extras = [t for t in (bias, scale, residual) if t is not None]
-    src = _forward_source(bias is not None, activation, scale is not None, residual is not None)
+    scale_kind = None if scale is None else 'channel' if scale.ndim == 1 else 'full'
+    src = _forward_source(bias is not None, activation, scale_kind, residual is not None)
     return jt.code((x.shape[0], weight.shape[0]), 'float32', [x, weight] + extras,
                    cpu_header=_FORWARD_HEADER, cpu_src=src)
 
@@ -123,6 +129,10 @@ class _Linear(jt.Function):
         return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
 
 
+def _broadcasts_to(shape, target):
+    return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
+
+
 def _check_arguments(x, weight, bias, activation, scale, residual):
     if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f'linear: x (..., {x.shape[-1]}) does not fit weight {tuple(weight.shape)} '
@@ -132,9 +142,9 @@ def _check_arguments(x, weight, bias, activation, scale, residual):
         raise ValueError(f'linear: bias must be ({out_features},), got {tuple(bias.shape)}')
     if activation not in (None, 'gelu'):
         raise ValueError(f'linear: activation must be None or "gelu", got {activation!r}')
-    if scale is not None and tuple(scale.shape) != (out_features,):
-        raise ValueError(f'linear: scale must be ({out_features},), got {tuple(scale.shape)}')
     out_shape = tuple(x.shape[:-1]) + (out_features,)
+    if scale is not None and not _broadcasts_to(tuple(scale.shape), out_shape):
+        raise ValueError(f'linear: scale {tuple(scale.shape)} does not broadcast to the output shape {out_shape}')
     if residual is not None and tuple(residual.shape) != out_shape:
         raise ValueError(f'linear: residual must have the output shape {out_shape}, got {tuple(residual.shape)}')
     return out_shape
@@ -143,18 +153,22 @@ def _check_arguments(x, weight, bias, activation, scale, residual):
 def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
     """``residual + scale * activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
 
-    ``activation`` is None or 'gelu'; ``scale`` (out_features,) and ``residual``
-    (the output's shape) are optional (a layer-scaled residual branch). Without
-    gradients all of them run inside the GEMM kernel; with gradients they are
-    applied after it (:func:`ops.gelu`, Jittor's elementwise ops).
+    ``activation`` is None or 'gelu'; ``scale`` (anything that broadcasts to the
+    output: a layer scale (out_features,), a gate of the output's shape, ...)
+    and ``residual`` (the output's shape) are optional. Without gradients they
+    run inside the GEMM kernel (unless the scale has yet another shape); with
+    gradients they are applied after it (:func:`ops.gelu`, Jittor's
+    elementwise ops).
     """
     out_shape = _check_arguments(x, weight, bias, activation, scale, residual)
     operands = [t for t in (x, weight, bias, scale, residual) if t is not None]
     use_kernels = use_cpu_kernels(*operands, needs_onednn=True) and x.numel() > 0
     flat_x = x.reshape((-1, x.shape[-1]))
-    if use_kernels and not needs_grad(*operands):
-        flat_residual = None if residual is None else residual.reshape((-1, out_shape[-1]))
-        return _linear_kernel(flat_x, weight, bias, activation, scale, flat_residual).reshape(out_shape)
+    fusable_scale = scale is None or tuple(scale.shape) in ((out_shape[-1],), out_shape)
+    if use_kernels and fusable_scale and not needs_grad(*operands):
+        def as_rows(t):  # full-shape terms as (rows, out_features); a (out_features,) scale stays
+            return t if t is None or t.ndim == 1 else t.reshape(flat_x.shape[0], out_shape[-1])
+        return _linear_kernel(flat_x, weight, bias, activation, as_rows(scale), as_rows(residual)).reshape(out_shape)
     if use_kernels:
         y = _Linear()(flat_x, weight, *([] if bias is None else [bias])).reshape(out_shape)
         y = gelu(y) if activation == 'gelu' else y

@@ -299,9 +299,13 @@ def op_activation(name):
     return rule
 
 
-def thop_adaptive_avg_pool_function(call):
-    x = call.args[0] if call.args else call.kwargs['x']
-    return _adaptive_pool_cost(x, call.output)
+def thop_window_pool_function(call):
+    """DFormer v1's ``pool_window_tokens(sources, window)``: nn.AdaptiveAvgPool2d((window, window)) of the
+    channel concatenation of ``sources`` (NHWC) in the reference."""
+    sources = call.args[0] if call.args else call.kwargs['sources']
+    window = call.args[1] if len(call.args) > 1 else call.kwargs['window']
+    height, width = (int(s) for s in sources[0].shape[1:3])
+    return int(((height / window) * (width / window) + 1) * _numel(call.output))
 
 
 # ------------------------------------------- fast-op rules (dformer_seg.ops)
@@ -361,19 +365,29 @@ def _epilogue_cost(activation, output):
     return ACTIVATION_COSTS[activation] * _output_numel(output)
 
 
+def _scaled_residual_cost(scale, residual, output):
+    """``residual + scale * y`` fused into an op: one multiply and one add per output element (each when given)."""
+    return sum(_output_numel(output) for term in (scale, residual) if term is not None)
+
+
 def fast_linear(original):
-    """Multiply-adds, one add per output for the bias, and the fused activation when given."""
+    """Multiply-adds, one add per output for the bias, the fused activation and the layer-scaled residual
+    (each when given)."""
     def rule(call):
         arguments = _fast_op_arguments(original, call)
         out = _output_numel(call.output)
         return (out * int(arguments['weight'].shape[1]) + (out if arguments['bias'] is not None else 0)
-                + _epilogue_cost(arguments.get('activation'), call.output))
+                + _epilogue_cost(arguments.get('activation'), call.output)
+                + _scaled_residual_cost(arguments.get('scale'), arguments.get('residual'), call.output))
     return rule
 
 
 def full_fast_linear_module(call):
-    """``ops.Linear``: an nn.Linear whose ``activation`` (None or e.g. 'gelu') runs in the same call."""
-    return full_linear(call) + _epilogue_cost(getattr(call.module, 'activation', None), call.output)
+    """``ops.Linear``: an nn.Linear whose ``activation`` (None or e.g. 'gelu') and optional ``scale`` /
+    ``residual`` arguments run in the same call."""
+    arguments = _bind(call.module.execute, call.args, call.kwargs)
+    return (full_linear(call) + _epilogue_cost(getattr(call.module, 'activation', None), call.output)
+            + _scaled_residual_cost(arguments.get('scale'), arguments.get('residual'), call.output))
 
 
 def fast_pointwise_conv(original):
@@ -478,7 +492,7 @@ FAST_OP_RULES = {
     'layer_norm': FastOpRule(('x', 'weight', 'bias', 'eps'), fast_layer_norm),
     'gelu': FastOpRule(('x',), fast_gelu),
     'bilinear_resize': FastOpRule(('x', 'size', 'align_corners'), fast_bilinear_resize),
-    'linear': FastOpRule(('x', 'weight', 'bias', 'activation'), fast_linear),
+    'linear': FastOpRule(('x', 'weight', 'bias', 'activation', 'scale', 'residual'), fast_linear),
     'pointwise_conv2d': FastOpRule(('x', 'weight', 'bias'), fast_pointwise_conv),
     'depthwise_conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'padding', 'residual', 'activation'),
                                         fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
@@ -560,7 +574,7 @@ def thop_equivalents():
         dformerv2.LayerNorm: thop_norm,
         head_layers.AdaptiveAvgPool2d: thop_adaptive_avg_pool,  # torch.nn.AdaptiveAvgPool2d in the heads
     }
-    function_rules = [(dformer, 'adaptive_avg_pool2d', thop_adaptive_avg_pool_function)]  # nn.AdaptiveAvgPool2d
+    function_rules = [(dformer, 'pool_window_tokens', thop_window_pool_function)]  # nn.AdaptiveAvgPool2d
     return module_rules, function_rules
 
 

@@ -32,11 +32,13 @@ def test_one_kernel_serves_many_shapes():
         np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('activation', [None, 'gelu'])
-def test_layer_scaled_residual(activation):
+@pytest.mark.parametrize('activation, scale_shape', [(None, (4,)), ('gelu', (4,)), (None, (2, 5, 7, 4)),
+                                                     ('gelu', (2, 1, 1, 4))])
+def test_scaled_residual(activation, scale_shape):
+    # (4,): a layer scale; the output's shape: a gate; (2, 1, 1, 4): a per-sample factor (not fused).
     rng = np.random.default_rng(26)
     x, weight, bias = random_array(rng, (2, 5, 7, 6)), random_array(rng, (4, 6)), random_array(rng, (4,))
-    scale, residual = random_array(rng, (4,)), random_array(rng, (2, 5, 7, 4))
+    scale, residual = random_array(rng, scale_shape), random_array(rng, (2, 5, 7, 4))
 
     def fn(a, w, b, s, r):
         return linear(a, w, b, activation=activation, scale=s, residual=r)
@@ -83,5 +85,7 @@ def test_bad_shapes_are_reported():
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), activation='relu')
     with pytest.raises(ValueError, match='scale'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), scale=jt.zeros((4,)))
+    with pytest.raises(ValueError, match='scale'):
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), scale=jt.zeros((3, 3)))
     with pytest.raises(ValueError, match='residual'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), residual=jt.zeros((3, 2)))

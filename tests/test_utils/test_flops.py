@@ -95,14 +95,15 @@ def test_adaptive_average_pooling():
     assert counts(HeadAdaptiveAvgPool2d(1), x) == ((96 + 1) * 2, 192)
     # Jittor's own layer: thop the same way, full a window sum per output.
     assert counts(nn.AdaptiveAvgPool2d((3, 4)), jt.zeros((1, 2, 6, 8))) == (5 * 24, 4 * 24)
-    # DFormer v1's functional pooling stands for nn.AdaptiveAvgPool2d((7, 7)) in the reference.
-    # (Called through its module: that is how the backbone reaches it, and what the counter patches.)
-    pool = Lambda(lambda t: dformer_v1.adaptive_avg_pool2d(t, (7, 7)))
-    thop, full = counts(pool, jt.zeros((1, 2, 14, 21)))
-    assert thop == (2 * 3 + 1) * 98
-    assert full == 28 * 7 * 21 + 98 * 14  # (28, 21) x (21, 7), then (14, 14) x (14, 7)
+    # DFormer v1's window pooling (NHWC maps -> 7 x 7 tokens) stands for nn.AdaptiveAvgPool2d((7, 7)) of the
+    # maps' channel concatenation in the reference. (Called through a module: that is how the backbone
+    # reaches it, and what the counter patches.)
+    pool = Lambda(lambda t: dformer_v1.pool_window_tokens([t, t[..., :1]], 7))
+    thop, full = counts(pool, jt.zeros((1, 14, 21, 2)))
+    assert thop == (2 * 3 + 1) * 49 * 3
+    assert full == (14 * 7 * 21 + 7 * 14 * 7) * 3  # per channel: (14 x 7, 21) x 21, then (7, 14) x (14, 7)
     # A bin area that is not an integer is kept as a fraction (thop), the total truncated.
-    thop, _ = counts(Lambda(lambda t: dformer_v1.adaptive_avg_pool2d(t, (7, 7))), jt.zeros((1, 1, 10, 10)))
+    thop, _ = counts(Lambda(lambda t: dformer_v1.pool_window_tokens([t], 7)), jt.zeros((1, 10, 10, 1)))
     assert thop == int(((10 / 7) * (10 / 7) + 1) * 49)
 
 
@@ -298,7 +299,7 @@ def test_thop_equivalents_point_at_existing_layers():
     assert {V2LayerNorm, HeadAdaptiveAvgPool2d} <= set(module_rules)
     for owner, attr, _ in function_rules:
         assert callable(getattr(owner, attr)), attr
-    assert (dformer_v1, 'adaptive_avg_pool2d') in {(owner, attr) for owner, attr, _ in function_rules}
+    assert (dformer_v1, 'pool_window_tokens') in {(owner, attr) for owner, attr, _ in function_rules}
 
 
 # ------------------------------------------------------------ composition

@@ -22,7 +22,7 @@ from jittor import nn
 
 from ... import ops
 from ...registry import BACKBONES
-from ..utils import DropPath, adaptive_pool_matrix, build_norm_layer, resize
+from ..utils import DropPath, build_norm_layer, resampling_matrix
 
 # Variants of the official ``DFormer_Tiny`` ... ``DFormer_Large`` factories.
 ARCH_SETTINGS = {
@@ -51,21 +51,28 @@ class ChannelsLastLayerNorm(nn.Module):
         return ops.layer_norm(x, self.weight, self.bias, self.eps)
 
 
-def adaptive_avg_pool2d(x, output_size):
-    """PyTorch-exact adaptive average pooling of an NCHW tensor to ``output_size`` (h, w).
+def resample_nhwc(kind, x, out_hw):
+    """Resample an NHWC map to ``out_hw`` along W, then along H: two batched matrix products.
 
-    Jittor's own AdaptiveAvgPool2d uses equal strides and breaks when the input
-    is smaller than the output (stage 4 of a small image), so the pooling is
-    written as two averaging matmuls.
+    ``kind``: 'pool' (PyTorch's adaptive average pooling) or 'bilinear'
+    (``align_corners=False``). Jittor's own AdaptiveAvgPool2d uses equal strides
+    and breaks when the input is smaller than the output (stage 4 of a small
+    image); the matrices follow PyTorch's index rules, and on channels-last maps
+    the products need no transposes.
     """
-    n, c, h, w = x.shape
-    out_h, out_w = output_size
-    col_avg = jt.array(adaptive_pool_matrix(w, out_w))
-    row_avg = jt.array(adaptive_pool_matrix(h, out_h))
-    x = nn.matmul_transpose(x.reshape(n * c * h, w), col_avg)  # (n*c*h, out_w)
-    x = x.reshape(n * c, h, out_w).transpose(0, 2, 1).reshape(n * c * out_w, h)
-    x = nn.matmul_transpose(x, row_avg)  # (n*c*out_w, out_h)
-    return x.reshape(n, c, out_w, out_h).transpose(0, 1, 3, 2)
+    batch, height, width, channels = x.shape
+    out_h, out_w = out_hw
+    cols = jt.array(resampling_matrix(kind, width, out_w))
+    rows = jt.array(resampling_matrix(kind, height, out_h))
+    x = ops.matmul(cols.broadcast((batch * height, out_w, width)), x.reshape(batch * height, width, channels))
+    x = ops.matmul(rows.broadcast((batch, out_h, height)), x.reshape(batch, height, out_w * channels))
+    return x.reshape(batch, out_h, out_w, channels)
+
+
+def pool_window_tokens(sources, window):
+    """Adaptive average pooling of NHWC maps of one size to (B, window * window, sum of their channels)."""
+    pooled = jt.concat([resample_nhwc('pool', x, (window, window)) for x in sources], dim=3)
+    return pooled.reshape(pooled.shape[0], window * window, pooled.shape[3])
 
 
 def depthwise_conv_nhwc(conv, x, residual=None, activation=None):
@@ -88,10 +95,11 @@ class ConvFFN(nn.Module):
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = ops.Linear(hidden, dim)
 
-    def execute(self, x):
+    def execute(self, x, scale=None, residual=None):
+        """``residual + scale * ffn(x)`` (both optional; they run inside the last Linear)."""
         x = self.fc1(self.norm(x))
         x = depthwise_conv_nhwc(self.pos, x, residual=x, activation='gelu')  # GELU(pos(x) + x)
-        return self.fc2(x)
+        return self.fc2(x, scale, residual)
 
 
 class RGBDAttention(nn.Module):
@@ -141,43 +149,37 @@ class RGBDAttention(nn.Module):
         self.norm = ChannelsLastLayerNorm(dim)
         self.norm_e = ChannelsLastLayerNorm(half)
 
-    def global_branch(self, pooled_source, source):
-        """Window queries from ``pooled_source`` (NCHW) attending over ``source`` (NHWC); NHWC out."""
+    def global_branch(self, x, x_e, source):
+        """Window queries pooled from ``x`` and ``x_e`` attending over every position of ``source``.
+
+        All three are NHWC; the result is NHWC with ``dim // 2`` channels.
+        """
         batch, height, width, channels = source.shape
         heads, head_dim, window = self.num_heads, self.head_dim, self.window
         kv = self.kv(source)
         kv = kv.reshape(batch, height * width, 2, heads, head_dim).permute(2, 0, 3, 1, 4)
         keys, values = kv[0], kv[1]
-        queries = adaptive_avg_pool2d(pooled_source, (window, window)).permute(0, 2, 3, 1)
-        queries = self.short_cut_linear(queries)
+        queries = self.short_cut_linear(pool_window_tokens([x, x_e], window))  # (B, window^2, dim // 2)
         queries = queries.reshape(batch, -1, heads, head_dim).permute(0, 2, 1, 3)
-        out = ops.attention(queries * head_dim ** -0.5, keys, values)  # (B, heads, window*window, head_dim)
-        out = out.reshape(batch, heads, window, window, head_dim).permute(0, 1, 4, 2, 3)
-        out = out.reshape(batch, channels // 2, window, window)
-        out = resize(out, size=(height, width), mode='bilinear', align_corners=False)
-        return out.permute(0, 2, 3, 1)
+        out = ops.attention(queries * head_dim ** -0.5, keys, values)  # (B, heads, window^2, head_dim)
+        out = out.permute(0, 2, 1, 3).reshape(batch, window, window, channels // 2)
+        return resample_nhwc('bilinear', out, (height, width))
 
-    def execute(self, x, x_e):
+    def execute(self, x, x_e, rgb_residual=(), depth_residual=()):
+        """Returns the RGB and depth outputs, each ``residual + scale * output`` for the given
+        ``(scale, residual)`` pairs (applied inside the output projections)."""
         x = self.norm(x)
         x_e = self.norm_e(x_e)
+        features = self.l(x)  # GELU included
+        local = self.a(depthwise_conv_nhwc(self.conv, features), scale=self.q(x))  # q(x) * a(conv(.))
+        depth_gated = self.e_back(depthwise_conv_nhwc(self.e_conv, self.e_fore(x_e)), scale=self.q_cut(x))
         if self.window:
-            short_cut = jt.concat([x, x_e], dim=3).permute(0, 3, 1, 2)
-
-        q = self.q(x)
-        cutted_x = self.q_cut(x)
-        x = self.l(x)  # GELU included
-        a = self.a(depthwise_conv_nhwc(self.conv, x))
-        if self.window:
-            global_out = self.global_branch(short_cut, x)
-
-        x_e = self.e_back(depthwise_conv_nhwc(self.e_conv, self.e_fore(x_e)))
-        cutted_x = cutted_x * x_e
-        x = q * a
-
-        parts = [x, global_out, cutted_x] if self.window else [x, cutted_x]
-        x = jt.concat(parts, dim=3)
-        x_e = self.proj_e(x) if self.with_depth_output else None
-        return self.proj(x), x_e
+            parts = [local, self.global_branch(x, x_e, features), depth_gated]
+        else:
+            parts = [local, depth_gated]
+        mixed = jt.concat(parts, dim=3)
+        x_e = self.proj_e(mixed, *depth_residual) if self.with_depth_output else None
+        return self.proj(mixed, *rgb_residual), x_e
 
 
 class DFormerBlock(nn.Module):
@@ -189,7 +191,7 @@ class DFormerBlock(nn.Module):
         self.attn = RGBDAttention(dim, num_heads, window, with_depth_output)
         self.mlp = ConvFFN(dim, mlp_ratio)
         # One module, sampled independently at each of the four residuals.
-        self.dropout_layer = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.dropout_layer = DropPath(drop_path)
         self.layer_scale_1 = jt.full((dim,), LAYER_SCALE_INIT)
         self.layer_scale_2 = jt.full((dim,), LAYER_SCALE_INIT)
         if with_depth_output:
@@ -198,13 +200,14 @@ class DFormerBlock(nn.Module):
             self.mlp_e2 = ConvFFN(dim // 2, mlp_ratio)
 
     def execute(self, x, x_e):
-        res_x, res_e = x, x_e
-        x, x_e = self.attn(x, x_e)
-        x = res_x + self.dropout_layer(self.layer_scale_1 * x)
-        x = x + self.dropout_layer(self.layer_scale_2 * self.mlp(x))
+        # Each residual is x + drop_path(layer_scale * branch(x)), handed to the branch's last Linear as
+        # (scale, residual) so that it runs inside that GEMM; stochastic depth folds into the scale.
+        drop = self.dropout_layer
+        depth_residual = (drop.branch_scale(self.layer_scale_1_e, x_e), x_e) if self.with_depth_output else ()
+        x, x_e = self.attn(x, x_e, (drop.branch_scale(self.layer_scale_1, x), x), depth_residual)
+        x = self.mlp(x, drop.branch_scale(self.layer_scale_2, x), x)
         if self.with_depth_output:
-            x_e = res_e + self.dropout_layer(self.layer_scale_1_e * x_e)
-            x_e = x_e + self.dropout_layer(self.layer_scale_2_e * self.mlp_e2(x_e))
+            x_e = self.mlp_e2(x_e, drop.branch_scale(self.layer_scale_2_e, x_e), x_e)
         return x, x_e
 
 
