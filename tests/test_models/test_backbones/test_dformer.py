@@ -5,7 +5,8 @@ import jittor as jt
 import numpy as np
 import pytest
 
-from dformer_seg.models.backbones.dformer import DFormer
+from dformer_seg.models.backbones.dformer import DFormer, pool_window_tokens, resample_nhwc
+from dformer_seg.models.utils import resize
 from dformer_seg.registry import BACKBONES
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
 
@@ -184,3 +185,33 @@ def test_registry_and_bad_arguments():
         model(img, jt.zeros((1, 1, 16, 32)))
     with pytest.raises(ValueError, match='img'):
         model(jt.zeros((1, 4, 32, 32)), jt.zeros((1, 1, 32, 32)))
+
+
+def _reference_adaptive_pool(x, out_h, out_w):
+    """PyTorch's adaptive average pooling of an NHWC array, bin by bin."""
+    n, h, w, c = x.shape
+    out = np.zeros((n, out_h, out_w, c), dtype=np.float64)
+    for i in range(out_h):
+        top, bottom = (i * h) // out_h, -((-(i + 1) * h) // out_h)
+        for j in range(out_w):
+            left, right = (j * w) // out_w, -((-(j + 1) * w) // out_w)
+            out[:, i, j] = x[:, top:bottom, left:right].mean(axis=(1, 2))
+    return out
+
+
+@pytest.mark.parametrize('height, width', [(14, 21), (10, 10), (3, 4)])  # (3, 4): smaller than the window
+def test_window_pooling_on_channels_last_maps(height, width):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, height, width, 3)).astype(np.float32)
+    x_e = rng.standard_normal((2, height, width, 2)).astype(np.float32)
+    tokens = pool_window_tokens([jt.array(x), jt.array(x_e)], 7).numpy()
+    expected = np.concatenate([_reference_adaptive_pool(x, 7, 7), _reference_adaptive_pool(x_e, 7, 7)], axis=3)
+    np.testing.assert_allclose(tokens, expected.reshape(2, 49, 5), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('out_hw', [(30, 40), (3, 4), (7, 7)])
+def test_bilinear_resampling_of_channels_last_maps_matches_resize(out_hw):
+    x = np.random.default_rng(6).standard_normal((2, 7, 7, 3)).astype(np.float32)
+    out = resample_nhwc('bilinear', jt.array(x), out_hw).numpy()
+    expected = resize(jt.array(x.transpose(0, 3, 1, 2)), size=out_hw, mode='bilinear', align_corners=False)
+    np.testing.assert_allclose(out, expected.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
