@@ -5,6 +5,7 @@ import pytest
 
 import jittor as jt
 
+import dformer_seg.ops.depthwise_conv as dwconv_module
 from dformer_seg.ops import depthwise_conv2d_nhwc
 from op_test_utils import assert_matches_plain, random_array
 
@@ -91,3 +92,50 @@ def test_bad_shapes_are_reported():
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), activation='relu')
     with pytest.raises(ValueError, match='padding'):
         depthwise_conv2d_nhwc(jt.zeros((1, 5, 5, 4)), jt.zeros((4, 1, 3, 3)), padding=-1)
+
+
+def check_forward_paths(x, weight, bias, residual, pad, with_grads=True):
+    """The numpy conv (and the plain path's values and gradients), and the fused residual + GELU kernel."""
+    if with_grads:
+        # atol: the weight gradient sums hundreds of products per tap, in another order than the plain path
+        out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias], atol=2e-5)
+    else:
+        with jt.no_grad():
+            out = depthwise_conv2d_nhwc(*(jt.array(a) for a in (x, weight, bias)), pad).numpy()
+    np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, (pad, pad)), rtol=1e-5, atol=1e-5)
+    with jt.no_grad():
+        fused = depthwise_conv2d_nhwc(*(jt.array(a) for a in (x, weight, bias)), pad, residual=jt.array(residual),
+                                      activation='gelu').numpy()
+    pre = numpy_depthwise_nhwc(x, weight, bias, (pad, pad)) + residual
+    expected = 0.5 * pre * (1 + np.vectorize(math.erf)(pre / math.sqrt(2)))
+    np.testing.assert_allclose(fused, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('kernel', [3, 5, 7])
+def test_column_strips_and_row_bands(monkeypatch, kernel):
+    # A tiny tile budget cuts the 22-pixel rows into 8-pixel strips (groups of 8 and 4, single pixels at
+    # the strip ends); 40 channels leave 8 tail channels after the 16-channel vectors; two images.
+    monkeypatch.setattr(dwconv_module, '_TILE_BYTES', 1)
+    rng = np.random.default_rng(31 + kernel)
+    x, weight = random_array(rng, (2, 5, 22, 40)), random_array(rng, (40, 1, kernel, kernel))
+    bias, residual = random_array(rng, (40,)), random_array(rng, (2, 5, 22, 40))
+    check_forward_paths(x, weight, bias, residual, kernel // 2)
+
+
+def test_streaming_stores(monkeypatch):
+    # Streaming stores need a 64-byte aligned output: Jittor aligns allocations of this size (4 MB).
+    monkeypatch.setattr(dwconv_module, '_STREAM_MIN_BYTES', 0)
+    rng = np.random.default_rng(35)
+    x, weight = random_array(rng, (1, 128, 128, 64)), random_array(rng, (64, 1, 3, 3))
+    bias, residual = random_array(rng, (64,)), random_array(rng, (1, 128, 128, 64))
+    check_forward_paths(x, weight, bias, residual, 1, with_grads=False)
+
+
+@pytest.mark.parametrize('kernel_hw,pad', [((3, 4), (1, 2)), ((1, 9), (0, 4))])
+def test_filter_widths_without_the_sliding_window(kernel_hw, pad):
+    # Filter widths other than 3, 5 and 7 take the per-pixel path for every pixel.
+    rng = np.random.default_rng(40)
+    x, weight = random_array(rng, (1, 4, 12, 32)), random_array(rng, (32, 1) + kernel_hw)
+    bias = random_array(rng, (32,))
+    out = assert_matches_plain(lambda a, w, b: depthwise_conv2d_nhwc(a, w, b, pad), [x, weight, bias])
+    np.testing.assert_allclose(out, numpy_depthwise_nhwc(x, weight, bias, pad), rtol=1e-5, atol=1e-5)
