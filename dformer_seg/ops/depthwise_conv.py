@@ -4,7 +4,11 @@ The DFormer blocks keep their features channels-last, so a depth-wise conv
 through ``nn.Conv2d`` costs two full transposes, and Jittor's oneDNN relay
 rebuilds the primitive and reorders the data on every call. These kernels
 work on NHWC memory as it is: the innermost loop runs over contiguous
-channels (vectorised), output rows are split over the cores.
+channels (16-lane vectors), bands of output rows go to the cores, and wide
+rows with many channels are cut into column strips whose input rows stay in
+the L2 cache while the band is swept. With filter widths 3, 5 and 7 the
+interior pixels go 8 (or 4) at a time through a sliding window that loads
+each input vector once per filter row.
 
 * forward: ``y[n,i,j,c] = b[c] + sum_{u,v} x[n, i-p+u, j-p+v, c] * w[c,0,u,v]``
   (zero padding ``p``), the PyTorch ``(C, 1, K, K)`` weight layout;
