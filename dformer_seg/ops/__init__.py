@@ -7,6 +7,7 @@ formulation. :mod:`.dispatch` holds that decision, the only device branch.
 """
 from .activation import GELU, gelu
 from .attention import attention
+from .conv_nhwc import conv2d_nhwc
 from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
 from .geometry_attention import decomposed_geometry_attention
@@ -18,6 +19,6 @@ from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax
 
-__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'decomposed_geometry_attention',
+__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc', 'decomposed_geometry_attention',
            'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
            'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']

@@ -409,7 +409,8 @@ def thop_depthwise_conv(original):
 
 
 def depthwise_conv_params(original):
-    """The conv's weight and bias: thop counts them as the parameters of the nn.Conv2d."""
+    """The conv's weight and bias: thop counts them as the parameters of the nn.Conv2d (depth-wise or
+    dense) that the op stands for."""
     def params(call):
         arguments = _fast_op_arguments(original, call)
         return [v for v in (arguments['weight'], arguments['bias']) if isinstance(v, jt.Var)]
@@ -426,6 +427,21 @@ def fast_depthwise_conv(original):
         return (_depthwise_conv_multiply_adds(arguments, call.output) + extra
                 + _epilogue_cost(arguments.get('activation'), call.output))
     return rule
+
+
+def fast_conv_nhwc(original):
+    """The convolution (C_in x kh x kw multiply-adds per output) and one add per output for the bias."""
+    def rule(call):
+        arguments = _fast_op_arguments(original, call)
+        out = _output_numel(call.output)
+        return out * math.prod(int(s) for s in arguments['weight'].shape[1:]) + (
+            out if arguments['bias'] is not None else 0)
+    return rule
+
+
+def thop_conv_nhwc(original):
+    """As thop counts the nn.Conv2d it stands for: output elements x (C_in x kh x kw)."""
+    return lambda call: _depthwise_conv_multiply_adds(_fast_op_arguments(original, call), call.output)
 
 
 def _attention_cost(batch, lq, lk, d, dv, with_bias):
@@ -496,6 +512,8 @@ FAST_OP_RULES = {
     'pointwise_conv2d': FastOpRule(('x', 'weight', 'bias'), fast_pointwise_conv),
     'depthwise_conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'padding', 'residual', 'activation'),
                                         fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
+    'conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'stride', 'padding'), fast_conv_nhwc, thop_conv_nhwc, 'Conv',
+                              depthwise_conv_params),
     'attention': FastOpRule(('q', 'k', 'v', 'bias'), fast_attention),
     'decomposed_geometry_attention': FastOpRule(('q', 'k', 'v', 'depth', 'decay', 'weight'),
                                                 fast_decomposed_geometry_attention),

@@ -201,6 +201,23 @@ def test_fast_depthwise_conv_counts_as_the_conv2d_it_replaces():
     assert counts(no_padding, x) == (2 * 3 * 6 * 9, 2 * 3 * 6 * 9)  # 2 x 3 outputs per channel, no bias
 
 
+def test_fast_dense_nhwc_conv_counts_as_the_conv2d_it_replaces():
+    class StridedNHWCConv(nn.Module):  # holds an nn.Conv2d it never calls, like DFormer's downsampling
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+
+        def execute(self, t):
+            return ops.conv2d_nhwc(t, self.conv.weight, self.conv.bias, self.conv.stride, self.conv.padding)
+
+    x = jt.zeros((1, 6, 8, 3))  # NHWC, 3 channels
+    report = profile_flops(StridedNHWCConv(), x)
+    outputs = 3 * 4 * 4  # 3 x 4 pixels, 4 channels
+    assert (report.thop_flops, report.full_flops) == (outputs * 27, outputs * 27 + outputs)
+    assert report.thop_by_type == {'Conv': outputs * 27}
+    assert report.thop_params == 4 * 27 + 4 and report.params_outside_thop == {}
+
+
 def test_fast_attention_rotary_and_geometry_attention():
     q, k, v, bias = jt.zeros((1, 2, 5, 4)), jt.zeros((1, 2, 6, 4)), jt.zeros((1, 2, 6, 3)), jt.zeros((1, 2, 5, 6))
     # 2 heads, 5 queries, 6 keys, d 4, dv 3: q k^T 2*5*6*4, softmax 10 rows of 6, probabilities @ v 2*5*3*6

@@ -238,6 +238,21 @@ def _downsample(in_channels, out_channels, norm_cfg):
     )
 
 
+def downsample_nhwc(layers, x):
+    """Apply a ``_downsample`` pair (norm, stride-2 conv) to an NHWC map, NHWC out, without transposes.
+
+    A BatchNorm normalises each channel over all other axes, so it runs on the
+    (N * H * W, C) view; other norms get the NCHW tensor they expect.
+    """
+    norm, conv = layers
+    batch, height, width, channels = x.shape
+    if isinstance(norm, nn.BatchNorm):
+        x = norm(x.reshape(batch * height * width, channels)).reshape(batch, height, width, channels)
+    else:
+        x = norm(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    return ops.conv2d_nhwc(x, conv.weight, conv.bias, conv.stride, conv.padding)
+
+
 @BACKBONES.register_module()
 class DFormer(nn.Module):
     """DFormer v1 backbone: ``execute(img, depth)`` -> features at strides 4, 8, 16, 32.
@@ -322,16 +337,15 @@ class DFormer(nn.Module):
             raise ValueError(f'DFormer expects depth of shape (B, 1 or 3, H, W), got {shape}')
         if depth.shape[0] != img.shape[0] or tuple(depth.shape[2:]) != tuple(img.shape[2:]):
             raise ValueError(f'img {tuple(img.shape)} and depth {tuple(depth.shape)} differ in batch or size')
-        x, x_e = img, depth[:, 0:1]
+        x = self.downsample_layers[0](img).permute(0, 2, 3, 1)
+        x_e = self.downsample_layers_e[0](depth[:, 0:1]).permute(0, 2, 3, 1)
         outs = []
         for i in range(NUM_STAGES):
-            x = self.downsample_layers[i](x).permute(0, 2, 3, 1)
-            x_e = self.downsample_layers_e[i](x_e).permute(0, 2, 3, 1)
+            if i > 0:
+                x = downsample_nhwc(self.downsample_layers[i], x)
+                x_e = downsample_nhwc(self.downsample_layers_e[i], x_e)
             for block in self.stages[i]:
                 x, x_e = block(x, x_e)
-            x = x.permute(0, 3, 1, 2)
-            if x_e is not None:
-                x_e = x_e.permute(0, 3, 1, 2)
             if i in self.out_indices:
-                outs.append(x)
+                outs.append(x.permute(0, 3, 1, 2))
         return outs
