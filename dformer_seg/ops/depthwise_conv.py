@@ -19,7 +19,7 @@ each input vector once per filter row.
 import jittor as jt
 from jittor import nn
 
-from .activation import gelu
+from .activation import GELU_SOURCE, gelu
 from .dispatch import needs_grad, use_cpu_kernels
 
 _HEADER = ('#include <vector>\n#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <omp.h>\n'
@@ -27,7 +27,7 @@ _HEADER = ('#include <vector>\n#include <algorithm>\n#include <cmath>\n#include 
 # What the conv kernel applies to each output value: nothing, or GELU (erf form, like ops.gelu).
 _EPILOGUES = {
     None: 'static inline float epilogue(float v) { return v; }\n',
-    'gelu': 'static inline float epilogue(float v) { return (erff(v * 0.70710678118654752f) + 1.0f) * v * 0.5f; }\n',
+    'gelu': GELU_SOURCE + 'static inline float epilogue(float v) { return gelu_value(v); }\n',
 }
 # Working set (bytes) of one column strip: its kh input rows, output row and residual row. Rows of wide
 # maps with many channels are cut into strips so that the input rows a strip reuses stay in the L2 cache.
@@ -206,10 +206,10 @@ _CONV_SRC = r"""
                 j += group;
             }
         }
-    }
 #if defined(__AVX512F__)
-    if (stream) _mm_sfence();  // the streaming stores are visible before the op returns
+        if (stream) _mm_sfence();  // this thread's streaming stores are visible before the op returns
 #endif
+    }
 """
 
 # Weight gradient dw[c,0,u,v] = sum dy[n,i,j,c] * x[n,i-p+u,j-p+v,c]; bias gradient sum dy[n,i,j,c].
