@@ -5,7 +5,7 @@ import jittor as jt
 import numpy as np
 import pytest
 
-from dformer_seg.models.backbones.dformer import DFormer, pool_window_tokens, resample_nhwc
+from dformer_seg.models.backbones.dformer import DFormer, _downsample, downsample_nhwc, pool_window_tokens, resample_nhwc
 from dformer_seg.models.utils import resize
 from dformer_seg.registry import BACKBONES
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
@@ -215,3 +215,17 @@ def test_bilinear_resampling_of_channels_last_maps_matches_resize(out_hw):
     out = resample_nhwc('bilinear', jt.array(x), out_hw).numpy()
     expected = resize(jt.array(x.transpose(0, 3, 1, 2)), size=out_hw, mode='bilinear', align_corners=False)
     np.testing.assert_allclose(out, expected.numpy().transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('norm_cfg', [dict(type='BN'), dict(type='GN', num_groups=2)])
+def test_downsampling_on_channels_last_maps_equals_the_nchw_layers(norm_cfg):
+    layers = _downsample(4, 6, norm_cfg)
+    rng = np.random.default_rng(7)
+    x = jt.array(rng.standard_normal((2, 9, 11, 4)).astype(np.float32))
+    for training in (True, False):  # batch statistics, then the running ones
+        layers.train() if training else layers.eval()
+        with jt.no_grad():
+            expected = layers(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+            out = downsample_nhwc(layers, x).numpy()
+        assert out.shape == (2, 5, 6, 6)
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
