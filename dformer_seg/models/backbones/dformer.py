@@ -203,11 +203,17 @@ class DFormerBlock(nn.Module):
         # Each residual is x + drop_path(layer_scale * branch(x)), handed to the branch's last Linear as
         # (scale, residual) so that it runs inside that GEMM; stochastic depth folds into the scale.
         drop = self.dropout_layer
-        depth_residual = (drop.branch_scale(self.layer_scale_1_e, x_e), x_e) if self.with_depth_output else ()
-        x, x_e = self.attn(x, x_e, (drop.branch_scale(self.layer_scale_1, x), x), depth_residual)
-        x = self.mlp(x, drop.branch_scale(self.layer_scale_2, x), x)
+        # Stochastic-depth masks drawn in the order of the reference's residuals (RGB attention, RGB FFN,
+        # depth attention, depth FFN), so that a seed gives the same masks.
+        scale_1, scale_2 = drop.branch_scale(self.layer_scale_1, x), drop.branch_scale(self.layer_scale_2, x)
         if self.with_depth_output:
-            x_e = self.mlp_e2(x_e, drop.branch_scale(self.layer_scale_2_e, x_e), x_e)
+            scale_1_e = drop.branch_scale(self.layer_scale_1_e, x_e)
+            scale_2_e = drop.branch_scale(self.layer_scale_2_e, x_e)
+        depth_residual = (scale_1_e, x_e) if self.with_depth_output else ()
+        x, x_e = self.attn(x, x_e, (scale_1, x), depth_residual)
+        x = self.mlp(x, scale_2, x)
+        if self.with_depth_output:
+            x_e = self.mlp_e2(x_e, scale_2_e, x_e)
         return x, x_e
 
 
