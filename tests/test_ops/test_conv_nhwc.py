@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 import jittor as jt
-from jittor import nn
 
 from dformer_seg.ops import conv2d_nhwc, fast_ops
 from op_test_utils import assert_matches_plain, random_array

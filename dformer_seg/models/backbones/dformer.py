@@ -6,15 +6,15 @@ attention (the depth features gate part of the RGB query and, where a stage
 has a window, both streams form the pooled queries of a global attention).
 Blocks work on channels-last (NHWC) tensors, in the same order of operations
 as the official PyTorch implementation so that float32 results agree; only
-the RGB stream's features are returned. Norms, GELU, depth-wise convs,
-attention and resizing go through :mod:`dformer_seg.ops` (fast CPU kernels,
-plain Jittor elsewhere), so the depth-wise convs run on channels-last
-tensors without transposes.
+the RGB stream's features are returned. Linear layers, norms, GELU,
+depth-wise and downsampling convs and attention go through
+:mod:`dformer_seg.ops` (fast CPU kernels, plain Jittor elsewhere): the maps
+stay channels-last between the stems and the returned features, and the
+gating products and layer-scaled residuals run inside the Linear kernels.
 
 State-dict names and shapes equal those of the official checkpoints with the
 ``backbone.`` prefix removed (BatchNorm ``num_batches_tracked`` excepted).
 """
-import math
 
 import jittor as jt
 import numpy as np
