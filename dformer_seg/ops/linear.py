@@ -1,4 +1,4 @@
-"""Linear layer ``x W^T + b`` with optional GELU and layer-scaled residual, as one oneDNN matmul.
+"""Linear layer ``x W^T + b`` with optional GELU, scale (layer scale or gate) and residual, as one oneDNN matmul.
 
 ``nn.Linear`` on the CPU is a oneDNN GEMM followed by a separate bias add,
 and that add (like every generic Jittor kernel on the CPU) runs on one core
@@ -17,8 +17,8 @@ _HEADER = '#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n'
 _FORWARD_HEADER = '#include <array>\n#include <map>\n#include <unordered_map>\n#include <dnnl.hpp>\n'
 
 # out0 (M, N) = [residual +] [scale *] activation(in0 x (M, K) @ in1 weight (N, K)^T [+ bias]).
-# A oneDNN matmul primitive (blocked JIT kernels) with the bias, GELU, per-channel scale and residual
-# applied as it stores each output block, so none of them costs a pass over memory. Building a
+# A oneDNN matmul primitive (blocked JIT kernels) with the bias, GELU, scale (per channel or full size) and
+# residual applied as it stores each output block, so none of them costs a pass over memory. Building a
 # primitive generates its kernels, so each one is kept for its shape (the static map lives as long as
 # the compiled kernel).
 _FORWARD_SRC = '''
