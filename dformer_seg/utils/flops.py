@@ -37,9 +37,9 @@ softmax (5n - 2) per row plus the bias add, layer norm 7 per element + 2 per
 row, attention its two products + bias + softmax, the geometry attention
 also its priors, fused residuals and activations included), so a model's
 count does not depend on whether the kernels run. In the thop convention
-they are functional ops and count zero, except ``depthwise_conv2d_nhwc``,
-which stands for the ``nn.Conv2d`` whose parameters it is given (and thop
-counts those parameters). ``ops.Linear`` / ``ops.Conv2d`` are counted as
+they are functional ops and count zero, except ``depthwise_conv2d_nhwc``
+and ``conv2d_nhwc``, which stand for the ``nn.Conv2d`` whose parameters they
+are given (and thop counts those parameters). ``ops.Linear`` / ``ops.Conv2d`` are counted as
 the nn layers they subclass. A public op without a rule, or a call with an
 argument its rule does not know, is listed in :attr:`FlopReport.uncounted`
 and printed as a warning by :func:`format_report`.
@@ -399,16 +399,17 @@ def fast_pointwise_conv(original):
     return rule
 
 
-def _depthwise_conv_multiply_adds(arguments, output):
-    """As the nn.Conv2d it replaces: output elements x kernel area (one input channel per group)."""
+def _conv_multiply_adds(arguments, output):
+    """As the nn.Conv2d a conv op stands for: output elements x (input channels per group x kernel area)."""
     return _output_numel(output) * math.prod(int(s) for s in arguments['weight'].shape[1:])
 
 
-def thop_depthwise_conv(original):
-    return lambda call: _depthwise_conv_multiply_adds(_fast_op_arguments(original, call), call.output)
+def thop_conv_op(original):
+    """A conv op (depth-wise or dense) counted as thop counts the nn.Conv2d it stands for."""
+    return lambda call: _conv_multiply_adds(_fast_op_arguments(original, call), call.output)
 
 
-def depthwise_conv_params(original):
+def conv_op_params(original):
     """The conv's weight and bias: thop counts them as the parameters of the nn.Conv2d (depth-wise or
     dense) that the op stands for."""
     def params(call):
@@ -424,24 +425,18 @@ def fast_depthwise_conv(original):
         arguments = _fast_op_arguments(original, call)
         out = _output_numel(call.output)
         extra = sum(out for name in ('bias', 'residual') if arguments.get(name) is not None)
-        return (_depthwise_conv_multiply_adds(arguments, call.output) + extra
+        return (_conv_multiply_adds(arguments, call.output) + extra
                 + _epilogue_cost(arguments.get('activation'), call.output))
     return rule
 
 
 def fast_conv_nhwc(original):
-    """The convolution (C_in x kh x kw multiply-adds per output) and one add per output for the bias."""
+    """The convolution and one add per output for the bias."""
     def rule(call):
         arguments = _fast_op_arguments(original, call)
         out = _output_numel(call.output)
-        return out * math.prod(int(s) for s in arguments['weight'].shape[1:]) + (
-            out if arguments['bias'] is not None else 0)
+        return _conv_multiply_adds(arguments, call.output) + (out if arguments['bias'] is not None else 0)
     return rule
-
-
-def thop_conv_nhwc(original):
-    """As thop counts the nn.Conv2d it stands for: output elements x (C_in x kh x kw)."""
-    return lambda call: _depthwise_conv_multiply_adds(_fast_op_arguments(original, call), call.output)
 
 
 def _attention_cost(batch, lq, lk, d, dv, with_bias):
@@ -511,9 +506,9 @@ FAST_OP_RULES = {
     'linear': FastOpRule(('x', 'weight', 'bias', 'activation', 'scale', 'residual'), fast_linear),
     'pointwise_conv2d': FastOpRule(('x', 'weight', 'bias'), fast_pointwise_conv),
     'depthwise_conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'padding', 'residual', 'activation'),
-                                        fast_depthwise_conv, thop_depthwise_conv, 'Conv', depthwise_conv_params),
-    'conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'stride', 'padding'), fast_conv_nhwc, thop_conv_nhwc, 'Conv',
-                              depthwise_conv_params),
+                                        fast_depthwise_conv, thop_conv_op, 'Conv', conv_op_params),
+    'conv2d_nhwc': FastOpRule(('x', 'weight', 'bias', 'stride', 'padding'), fast_conv_nhwc, thop_conv_op, 'Conv',
+                              conv_op_params),
     'attention': FastOpRule(('q', 'k', 'v', 'bias'), fast_attention),
     'decomposed_geometry_attention': FastOpRule(('q', 'k', 'v', 'depth', 'decay', 'weight'),
                                                 fast_decomposed_geometry_attention),

@@ -1,5 +1,4 @@
 """tools/model_converters/dformer2jittor.py: official .pth -> native .pkl, optionally verified against a config."""
-import importlib.util
 import os
 
 import numpy as np
@@ -8,17 +7,14 @@ import pytest
 from dformer_seg.apis import init_model
 from dformer_seg.utils.checkpoint import read_checkpoint
 from parity_fixtures import SHARED_DIR, generate_weights, load_config
+from script_loading import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(SHARED_DIR, 'dformer_v1_mini')
 
 
 def load_converter():
-    path = os.path.join(REPO, 'tools', 'model_converters', 'dformer2jittor.py')
-    spec = importlib.util.spec_from_file_location('dformer2jittor', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join('tools', 'model_converters', 'dformer2jittor.py'), 'dformer2jittor')
 
 
 def write_fixture_config(path, num_classes=None):

@@ -1,8 +1,9 @@
 """tools/analysis/benchmark.py: argument checks, profile summary, and short real runs at a small shape."""
-import importlib.util
 import os
 
 import pytest
+
+from script_loading import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'analysis', 'benchmark.py')
@@ -11,10 +12,7 @@ TINY = os.path.join(REPO, 'configs', 'dformer', 'dformer_tiny_nyu.py')
 
 @pytest.fixture(scope='module')
 def benchmark_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'benchmark_tool')
 
 
 def test_defaults_and_bad_arguments(benchmark_tool):

@@ -2,12 +2,13 @@
 
 The counter traces lazily (no kernel runs), so even 480x640 costs well under a second per model.
 """
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+
+from script_loading import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'analysis', 'get_flops.py')
@@ -26,10 +27,7 @@ PUBLISHED = {
 
 @pytest.fixture(scope='module')
 def get_flops():
-    spec = importlib.util.spec_from_file_location('get_flops_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'get_flops_tool')
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import pytest
 
 from dformer_seg.apis import enable_tta, inference_model, init_model
 from dformer_seg.utils.checkpoint import save_checkpoint
+from script_loading import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'infer.py')
@@ -32,14 +32,7 @@ device = 'cpu'
 
 
 def load_tool_module():
-    sys.path.insert(0, os.path.dirname(TOOL))  # infer.py imports select_device from tools/train.py
-    try:
-        spec = importlib.util.spec_from_file_location('infer_tool', TOOL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(os.path.dirname(TOOL))
-    return module
+    return load_script(TOOL, 'infer_tool')  # infer.py imports tools/train.py
 
 
 def write_image(path, image):
