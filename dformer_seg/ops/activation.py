@@ -22,7 +22,12 @@ static inline float fast_erf(float x) {
                     + 1.1283790f;
     const float q = ((((32.618412f * s + 66.241379f) * s + 55.049541f) * s + 27.173908f) * s + 7.7471061f) * s
                     + 1.0f;
-    const float r = c * (p / q);
+    // With -Ofast, GCC may compute a vector p / q as a reciprocal estimate plus one Newton step (it does for
+    // AVX2, not for AVX-512), which is off by a few ulp; one correction with the residual p - r q (an FMA)
+    // makes the quotient as good as a true division on every instruction set.
+    const float inv_q = 1.0f / q;
+    const float quotient = p * inv_q;
+    const float r = c * (quotient + (p - quotient * q) * inv_q);
     return r < -1.0f ? -1.0f : (r > 1.0f ? 1.0f : r);
 }
 static inline float gelu_value(float x) { return (fast_erf(x * 0.70710678118654752f) + 1.0f) * x * 0.5f; }

@@ -22,8 +22,9 @@ from jittor import nn
 from .activation import GELU_SOURCE, gelu
 from .dispatch import needs_grad, use_cpu_kernels
 
-_HEADER = ('#include <vector>\n#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <omp.h>\n'
-           '#ifdef __AVX512F__\n#include <immintrin.h>\n#endif\n')
+# Jittor inserts its own defines after the last `#include` line, so that line must not be conditional.
+_HEADER = ('#ifdef __AVX512F__\n#include <immintrin.h>\n#endif\n'
+           '#include <vector>\n#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <omp.h>\n')
 # What the conv kernel applies to each output value: nothing, or GELU (erf form, like ops.gelu).
 _EPILOGUES = {
     None: 'static inline float epilogue(float v) { return v; }\n',
