@@ -24,7 +24,8 @@ setup(
     long_description=open(os.path.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['dformer_seg', 'dformer_seg.*']),
-    python_requires='>=3.8',
+    package_data={'dformer_seg.ops': ['csrc/*.h']},  # the fast-op kernel sources, read at run time
+    python_requires='>=3.10',
     install_requires=read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},
     license='MIT',

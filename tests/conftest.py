@@ -8,3 +8,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import dformer_seg  # noqa: E402,F401  (prepares the Jittor runtime before any test imports jittor)
+
+# DFORMER_SEG_KERNEL_FLAGS (e.g. -mno-avx512f) builds the fast-op kernels for another instruction set;
+# tests/test_ops/test_instruction_sets.py runs the kernel tests that way.
+from dformer_seg.ops import kernels  # noqa: E402
+
+kernels.apply_compile_flags_from_env()

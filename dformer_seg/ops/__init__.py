@@ -3,22 +3,26 @@
 Every function computes exactly what its plain Jittor formulation computes;
 on the CPU (float32) it runs a hand-written multi-threaded kernel instead,
 elsewhere (CUDA, other dtypes, or with ``DFORMER_SEG_FAST_OPS=0``) the plain
-formulation. :mod:`.dispatch` holds that decision, the only device branch.
+formulation. Each op is declared once in :mod:`.registry` (kernel headers in
+``csrc/``, plain formulation, gradient, FLOP rules); :mod:`.dispatch` holds
+the decision between kernel and plain formulation, the only device branch,
+and :mod:`.kernels` builds the kernels. docs/ops.md shows how to add one.
 """
 from .activation import GELU, gelu
 from .attention import attention
 from .conv_nhwc import conv2d_nhwc
 from .depthwise_conv import depthwise_conv2d_nhwc
-from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled, use_cpu_kernels
+from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled
 from .geometry_attention import decomposed_geometry_attention
 from .layer_norm import layer_norm
 from .linear import Linear, linear
 from .matmul import matmul
 from .pointwise_conv import Conv2d, pointwise_conv2d
+from .registry import FAST_OPS
 from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax
 
-__all__ = ['FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc', 'decomposed_geometry_attention',
-           'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
-           'pointwise_conv2d', 'rotate_pairs', 'softmax', 'use_cpu_kernels']
+__all__ = ['FAST_OPS', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc',
+           'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
+           'pointwise_conv2d', 'rotate_pairs', 'softmax']

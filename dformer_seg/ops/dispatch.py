@@ -1,9 +1,10 @@
 """When the CPU kernels of :mod:`dformer_seg.ops` run, and a switch to turn them off.
 
 This module holds the only device branch of the toolbox: each fast op asks
-:func:`use_cpu_kernels` whether its hand-written CPU kernel applies (Jittor
-runs on the CPU, every input is float32, the switch is on) and otherwise
-computes the plain Jittor formulation, which is what runs on CUDA.
+:func:`use_kernel` whether its kernel applies (Jittor runs on the CPU, every
+input is float32, oneDNN is loaded if the op's registry entry needs it, the
+switch is on) and otherwise computes its plain Jittor formulation, which is
+what runs on CUDA.
 
 The switch: the environment variable ``DFORMER_SEG_FAST_OPS=0`` disables
 the kernels for the whole process; :func:`fast_ops` (a context manager)
@@ -13,6 +14,8 @@ import contextlib
 import os
 
 import jittor as jt
+
+from .registry import FAST_OPS
 
 FAST_OPS_ENV = 'DFORMER_SEG_FAST_OPS'
 
@@ -40,13 +43,22 @@ def onednn_available():
     return compile_extern.mkl_ops is not None
 
 
-def use_cpu_kernels(*variables, needs_onednn=False):
-    """Whether the CPU kernels apply to ``variables`` (all float32 ``jt.Var``, CPU mode, switch on)."""
-    if not _state['enabled'] or jt.flags.use_cuda:
-        return False
-    if needs_onednn and not onednn_available():
-        return False
-    return all(str(v.dtype) == 'float32' for v in variables)
+def kernel_unavailable_reason(name):
+    """Why op ``name``'s kernel cannot run in this process (None when it can, for float32 inputs)."""
+    if name not in FAST_OPS:
+        raise KeyError(f'unknown fast op {name!r}; declared: {", ".join(sorted(FAST_OPS))}')
+    if not _state['enabled']:
+        return f'the fast ops are switched off ({FAST_OPS_ENV}=0 or fast_ops(False))'
+    if jt.flags.use_cuda:
+        return 'Jittor runs on CUDA (the kernels are CPU kernels)'
+    if FAST_OPS[name].needs_onednn and not onednn_available():
+        return 'oneDNN is not loaded (install libdnnl-dev)'
+    return None
+
+
+def use_kernel(name, *variables):
+    """Whether op ``name`` runs its kernel on ``variables`` (all float32 ``jt.Var``; see the module docstring)."""
+    return kernel_unavailable_reason(name) is None and all(str(v.dtype) == 'float32' for v in variables)
 
 
 def needs_grad(*variables):

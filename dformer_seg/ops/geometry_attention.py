@@ -19,76 +19,12 @@ adds ``q k^T`` (no prior tensors), and the result is written channels-last.
 """
 import jittor as jt
 
+from . import flop_rules, kernels
 from .attention import attention
-from .dispatch import needs_grad, use_cpu_kernels
+from .dispatch import needs_grad, use_kernel
+from .registry import fast_op
 
-_HEADER = ('#include <dnnl.h>\n#include <omp.h>\n#include <vector>\n#include <algorithm>\n'
-           '#include <cfloat>\n#include <cmath>\n')
-
-# in0, in1: q, k (B, heads, H, W, d); in2 v (B, H, W, C); in3 depth (B, 1, H, W); in4 decay (heads,);
-# in5 weight (2, 1, 1, 1). out0 (B, H, W, C).
-_KERNEL_SRC = '''
-    // fastop_geometry_attention
-    @alias(q, in0) @alias(k, in1) @alias(v, in2) @alias(depth, in3) @alias(decay, in4) @alias(weight, in5)
-    const int batch = q_shape0, heads = q_shape1, height = q_shape2, width = q_shape3, head_dim = q_shape4;
-    const int channels = heads * head_dim;
-    const float position_weight = weight_p[0], depth_weight = weight_p[1];
-    const long image = (long)height * width * channels;
-    std::vector<float> rows_out((size_t)batch * image);  // result of the row pass
-
-    // One attention along a line of `length` positions: q and k rows `qk_stride` floats apart, v and out
-    // rows `stride` apart; `depth_line` points at the line's depths, `depth_step` apart.
-    auto attend = [&](const float* q_line, const float* k_line, long qk_stride, const float* v_line,
-                      float* out_line, long stride, int length, const float* depth_line, int depth_step,
-                      float head_decay, float* scores) {
-        for (int i = 0; i < length; i++) {
-            const float di = depth_line[(long)i * depth_step];
-            float* row = scores + (size_t)i * length;
-            for (int j = 0; j < length; j++) {
-                const float distance = (float)(i > j ? i - j : j - i);
-                const float depth_gap = fabsf(di - depth_line[(long)j * depth_step]);
-                row[j] = position_weight * (distance * head_decay) + depth_weight * (depth_gap * head_decay);
-            }
-        }
-        dnnl_sgemm('N', 'T', length, length, head_dim, 1.0f, q_line, qk_stride, k_line, qk_stride, 1.0f, scores,
-                   length);
-        for (int i = 0; i < length; i++) {
-            float* row = scores + (size_t)i * length;
-            float top = -FLT_MAX;
-            for (int j = 0; j < length; j++) top = row[j] > top ? row[j] : top;
-            float total = 0.0f;
-            for (int j = 0; j < length; j++) { row[j] = expf(row[j] - top); total += row[j]; }
-            for (int j = 0; j < length; j++) row[j] = row[j] / total;
-        }
-        dnnl_sgemm('N', 'N', length, head_dim, length, 1.0f, scores, length, v_line, stride, 0.0f, out_line, stride);
-    };
-
-    #pragma omp parallel
-    {
-        std::vector<float> scores((size_t)std::max(height, width) * std::max(height, width));
-        // Along W: one entry per (image, row, head).
-        #pragma omp for collapse(3) schedule(static)
-        for (int n = 0; n < batch; n++)
-            for (int r = 0; r < height; r++)
-                for (int h = 0; h < heads; h++) {
-                    const long qk = (((long)n * heads + h) * height + r) * width * head_dim;
-                    const long offset = n * image + (long)r * width * channels + (long)h * head_dim;
-                    attend(q_p + qk, k_p + qk, head_dim, v_p + offset, rows_out.data() + offset, channels, width,
-                           depth_p + ((long)n * height + r) * width, 1, decay_p[h], scores.data());
-                }
-        // Along H, on the row results: one entry per (image, column, head). The loop ends in a barrier.
-        #pragma omp for collapse(3) schedule(static)
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < width; c++)
-                for (int h = 0; h < heads; h++) {
-                    const long qk = (((long)n * heads + h) * height * width + c) * head_dim;
-                    const long offset = n * image + (long)c * channels + (long)h * head_dim;
-                    attend(q_p + qk, k_p + qk, (long)width * head_dim, rows_out.data() + offset, out0_p + offset,
-                           (long)width * channels, height, depth_p + (long)n * height * width + c, width,
-                           decay_p[h], scores.data());
-                }
-    }
-'''
+_HEADERS = ('geometry_attention.h',)
 
 
 def axis_prior(depth_lines, decay, weight):
@@ -101,7 +37,8 @@ def axis_prior(depth_lines, decay, weight):
     return weight[0] * position_term + weight[1] * (depth_gap * decay.reshape(-1, 1, 1, 1))
 
 
-def _composed(q, k, v, depth, decay, weight):
+def plain_decomposed_geometry_attention(q, k, v, depth, decay, weight):
+    """The composed form: the priors as tensors and :func:`attention` along rows, then columns."""
     batch, heads, height, width, head_dim = q.shape
     v = v.reshape(batch, height, width, heads, head_dim).permute(0, 3, 1, 2, 4)  # (B, heads, H, W, d)
     rows = attention(q, k, v, axis_prior(depth, decay, weight))
@@ -111,6 +48,9 @@ def _composed(q, k, v, depth, decay, weight):
     return columns.permute(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 
+@fast_op(plain=plain_decomposed_geometry_attention, headers=_HEADERS, needs_onednn=True,
+         applies='inference (no gradient needed)', gradient='composed form (attention kernels)',
+         flops=flop_rules.decomposed_geometry_attention)
 def decomposed_geometry_attention(q, k, v, depth, decay, weight):
     """Row-then-column geometry attention; q, k (B, heads, H, W, d), v (B, H, W, heads * d).
 
@@ -132,6 +72,8 @@ def decomposed_geometry_attention(q, k, v, depth, decay, weight):
         raise ValueError(f'decomposed_geometry_attention: decay must be ({heads},) and weight hold 2 values, '
                          f'got {tuple(decay.shape)} and {tuple(weight.shape)}')
     operands = [q, k, v, depth, decay, weight]
-    if needs_grad(*operands) or not use_cpu_kernels(*operands, needs_onednn=True):
-        return _composed(q, k, v, depth, decay, weight)
-    return jt.code(v.shape, 'float32', operands, cpu_header=_HEADER, cpu_src=_KERNEL_SRC)
+    if needs_grad(*operands) or not use_kernel('decomposed_geometry_attention', *operands):
+        return plain_decomposed_geometry_attention(q, k, v, depth, decay, weight)
+    return kernels.code('decomposed_geometry_attention', v.shape, 'float32', operands, _HEADERS,
+                        'dformer_seg::geometry_attention_forward(in0_p, in1_p, in2_p, in3_p, in4_p, in5_p, out0_p, '
+                        'in0_shape0, in0_shape1, in0_shape2, in0_shape3, in0_shape4);')

@@ -9,37 +9,11 @@ scores ``q @ k^T`` never materialise ``k^T``.
 """
 import jittor as jt
 
-from .dispatch import use_cpu_kernels
+from . import flop_rules, kernels
+from .dispatch import use_kernel
+from .registry import fast_op
 
-# `c = op(a) @ op(b)` for every batch entry; TRANS_A / TRANS_B are baked in (4 kernels in all),
-# the shapes stay runtime values so one compiled kernel serves every size.
-_BMM_SRC = '''
-    // fastop_bmm
-    const char trans_a = '{trans_a}', trans_b = '{trans_b}';
-    const int batch = in0_shape0;
-    const int a_rows = in0_shape1, a_cols = in0_shape2;
-    const int b_rows = in1_shape1, b_cols = in1_shape2;
-    const int m = trans_a == 'T' ? a_cols : a_rows;
-    const int k = trans_a == 'T' ? a_rows : a_cols;
-    const int n = trans_b == 'T' ? b_rows : b_cols;
-    const float* a = in0_p;
-    const float* b = in1_p;
-    float* c = out0_p;
-    const long a_step = (long)a_rows * a_cols, b_step = (long)b_rows * b_cols, c_step = (long)m * n;
-    const int threads = omp_get_max_threads();
-    // Many small products: one GEMM per thread. Few large ones: let oneDNN thread each GEMM.
-    if (batch >= threads && (batch % threads == 0 || batch >= 4 * threads)) {{
-        #pragma omp parallel for schedule(static)
-        for (int i = 0; i < batch; i++)
-            dnnl_sgemm(trans_a, trans_b, m, n, k, 1.0f, a + i * a_step, a_cols, b + i * b_step, b_cols,
-                       0.0f, c + i * c_step, n);
-    }} else {{
-        for (int i = 0; i < batch; i++)
-            dnnl_sgemm(trans_a, trans_b, m, n, k, 1.0f, a + i * a_step, a_cols, b + i * b_step, b_cols,
-                       0.0f, c + i * c_step, n);
-    }}
-'''
-_BMM_HEADER = '#include <dnnl.h>\n#include <omp.h>\n'
+_HEADERS = ('matmul.h',)
 
 
 def _check_operands(a, b, trans_a, trans_b):
@@ -56,8 +30,10 @@ def _gemm_kernel(a3, b3, trans_a, trans_b):
     """Run the oneDNN kernel on 3-D contiguous operands."""
     m = a3.shape[2] if trans_a else a3.shape[1]
     n = b3.shape[1] if trans_b else b3.shape[2]
-    src = _BMM_SRC.format(trans_a='T' if trans_a else 'N', trans_b='T' if trans_b else 'N')
-    return jt.code((a3.shape[0], m, n), 'float32', [a3, b3], cpu_header=_BMM_HEADER, cpu_src=src)
+    flags = f"'{'T' if trans_a else 'N'}', '{'T' if trans_b else 'N'}'"
+    return kernels.code('matmul', (a3.shape[0], m, n), 'float32', [a3, b3], _HEADERS,
+                        'dformer_seg::batched_gemm(in0_p, in1_p, out0_p, in0_shape0, in0_shape1, in0_shape2, '
+                        f'in1_shape1, in1_shape2, {flags});')
 
 
 class _BatchedGemm(jt.Function):
@@ -80,7 +56,7 @@ class _BatchedGemm(jt.Function):
         return grad_a, grad_b
 
 
-def _plain_matmul(a, b, trans_a, trans_b):
+def plain_matmul(a, b, trans_a=False, trans_b=False):
     if trans_a:
         a = a.transpose(tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
     if trans_b:
@@ -88,6 +64,8 @@ def _plain_matmul(a, b, trans_a, trans_b):
     return jt.matmul(a, b)
 
 
+@fast_op(plain=plain_matmul, headers=_HEADERS, needs_onednn=True, applies='operands with the same batch dims',
+         gradient='kernel (two batched GEMMs)', flops=flop_rules.matmul)
 def matmul(a, b, trans_a=False, trans_b=False):
     """``op(a) @ op(b)`` over matching leading (batch) dims; ``op`` transposes the last two dims when asked.
 
@@ -96,8 +74,8 @@ def matmul(a, b, trans_a=False, trans_b=False):
     """
     _check_operands(a, b, trans_a, trans_b)
     batch_shape = tuple(a.shape[:-2])
-    if not (use_cpu_kernels(a, b, needs_onednn=True) and batch_shape == tuple(b.shape[:-2])):
-        return _plain_matmul(a, b, trans_a, trans_b)
+    if not (use_kernel('matmul', a, b) and batch_shape == tuple(b.shape[:-2])):
+        return plain_matmul(a, b, trans_a, trans_b)
     batch = 1
     for size in batch_shape:
         batch *= size

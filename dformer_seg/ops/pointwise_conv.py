@@ -1,4 +1,4 @@
-"""1x1 convolution of NCHW tensors as one GEMM per image.
+"""1x1 convolution of NCHW tensors as one GEMM per image (``csrc/pointwise_conv.h``).
 
 A 1x1 conv is ``Y_n = W X_n`` with ``X_n`` the (C_in, H*W) view of image n.
 Jittor relays it to oneDNN's convolution, which is rebuilt on every call and
@@ -10,68 +10,37 @@ oneDNN), and the gradients are GEMMs as well.
 import jittor as jt
 from jittor import nn
 
-from .dispatch import use_cpu_kernels
+from . import flop_rules, kernels
+from .dispatch import use_kernel
+from .registry import fast_op
 
-_HEADER = '#include <dnnl.h>\n'
-
-# y_n = W x_n (+ bias per output channel)
-_FORWARD_SRC = '''
-    // fastop_pointwise_conv
-    @alias(x, in0) @alias(w, in1)
-    const int batch = x_shape0, in_ch = x_shape1, out_ch = w_shape0;
-    const long pixels = (long)x_shape2 * x_shape3;
-    for (int n = 0; n < batch; n++) {{
-        float* y = out0_p + n * out_ch * pixels;
-        dnnl_sgemm('N', 'N', out_ch, pixels, in_ch, 1.0f, w_p, in_ch, x_p + n * in_ch * pixels, pixels,
-                   0.0f, y, pixels);
-        {add_bias}
-    }}
-'''
-_ADD_BIAS = '''#pragma omp parallel for schedule(static)
-        for (int o = 0; o < out_ch; o++)
-            for (long p = 0; p < pixels; p++) y[o * pixels + p] += in2_p[o];'''
-
-# dx_n = W^T dy_n; dW = sum_n dy_n x_n^T; db = sum over n and pixels of dy.
-_BACKWARD_SRC = '''
-    // fastop_pointwise_conv_grad
-    @alias(x, in0) @alias(w, in1) @alias(dy, in2)
-    const int batch = x_shape0, in_ch = x_shape1, out_ch = w_shape0;
-    const long pixels = (long)x_shape2 * x_shape3;
-    for (int n = 0; n < batch; n++) {
-        const float* g = dy_p + n * out_ch * pixels;
-        dnnl_sgemm('T', 'N', in_ch, pixels, out_ch, 1.0f, w_p, in_ch, g, pixels, 0.0f,
-                   out0_p + n * in_ch * pixels, pixels);
-        dnnl_sgemm('N', 'T', out_ch, in_ch, pixels, 1.0f, g, pixels, x_p + n * in_ch * pixels, pixels,
-                   n == 0 ? 0.0f : 1.0f, out1_p, in_ch);
-    }
-    #pragma omp parallel for schedule(static)
-    for (int o = 0; o < out_ch; o++) {
-        float total = 0.0f;
-        for (int n = 0; n < batch; n++) {
-            const float* g = dy_p + ((long)n * out_ch + o) * pixels;
-            for (long p = 0; p < pixels; p++) total += g[p];
-        }
-        out2_p[o] = total;
-    }
-'''
+_HEADERS = ('pointwise_conv.h',)
+_SIZES = 'in0_shape0, in0_shape1, in1_shape0, (long)in0_shape2 * in0_shape3'
 
 
 class _PointwiseConv(jt.Function):
     def execute(self, x, weight, bias=None):
         self.saved = x, weight, bias is not None
         inputs = [x, weight] if bias is None else [x, weight, bias]
-        src = _FORWARD_SRC.format(add_bias='' if bias is None else _ADD_BIAS)
+        bias_p = 'nullptr' if bias is None else 'in2_p'
         shape = (x.shape[0], weight.shape[0]) + tuple(x.shape[2:])
-        return jt.code(shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
+        return kernels.code('pointwise_conv2d', shape, 'float32', inputs, _HEADERS,
+                            f'dformer_seg::pointwise_conv_forward(in0_p, in1_p, {bias_p}, out0_p, {_SIZES});')
 
     def grad(self, grad_y):
         x, weight, with_bias = self.saved
-        out_ch = weight.shape[0]
-        grad_x, grad_w, grad_b = jt.code([x.shape, weight.shape, (out_ch,)], ['float32'] * 3, [x, weight, grad_y],
-                                         cpu_header=_HEADER, cpu_src=_BACKWARD_SRC)
+        grad_x, grad_w, grad_b = kernels.code(
+            'pointwise_conv2d', [x.shape, weight.shape, (weight.shape[0],)], ['float32'] * 3, [x, weight, grad_y],
+            _HEADERS, f'dformer_seg::pointwise_conv_backward(in0_p, in1_p, in2_p, out0_p, out1_p, out2_p, {_SIZES});')
         return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
 
 
+def plain_pointwise_conv2d(x, weight, bias=None):
+    return nn.conv2d(x, weight, bias)
+
+
+@fast_op(plain=plain_pointwise_conv2d, headers=_HEADERS, needs_onednn=True, applies='1x1 weights (by definition)',
+         gradient='kernel (GEMMs)', flops=flop_rules.pointwise_conv2d)
 def pointwise_conv2d(x, weight, bias=None):
     """1x1 conv (stride 1, no padding, one group) of ``x`` (N, C_in, H, W) with ``weight`` (C_out, C_in, 1, 1)."""
     if x.ndim != 4 or weight.ndim != 4 or tuple(weight.shape[2:]) != (1, 1) or weight.shape[1] != x.shape[1]:
@@ -80,8 +49,8 @@ def pointwise_conv2d(x, weight, bias=None):
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f'pointwise_conv2d: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}')
     operands = [x, weight] if bias is None else [x, weight, bias]
-    if not use_cpu_kernels(*operands, needs_onednn=True):
-        return nn.conv2d(x, weight, bias)
+    if not use_kernel('pointwise_conv2d', *operands):
+        return plain_pointwise_conv2d(x, weight, bias)
     return _PointwiseConv()(*operands)
 
 

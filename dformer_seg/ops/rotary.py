@@ -1,4 +1,4 @@
-"""Rotary position code: rotate each channel pair ``(x0, x1)`` by a per-position angle.
+"""Rotary position code: rotate each channel pair ``(x0, x1)`` by a per-position angle (``csrc/rotary.h``).
 
 ``out = x * cos + rotate(x) * sin`` with ``rotate(x0, x1) = (-x1, x0)``; the
 plain form builds ``rotate(x)`` by stacking two strided slices, which costs a
@@ -7,51 +7,24 @@ once. ``sin`` and ``cos`` are fixed tables (no gradient flows into them).
 """
 import jittor as jt
 
-from .dispatch import use_cpu_kernels
+from . import flop_rules, kernels
+from .dispatch import use_kernel
+from .registry import fast_op
 
-_FORWARD_SRC = '''
-    // fastop_rotary
-    const long rows = in0_shape0, table = in1_shape0;  // x (rows, table), sin / cos (table,)
-    const float* sin_p = in1_p;
-    const float* cos_p = in2_p;
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float* x = in0_p + r * table;
-        float* y = out0_p + r * table;
-        #pragma omp simd
-        for (long i = 0; i < table; i += 2) {
-            y[i] = x[i] * cos_p[i] - x[i + 1] * sin_p[i];
-            y[i + 1] = x[i + 1] * cos_p[i + 1] + x[i] * sin_p[i + 1];
-        }
-    }
-'''
-
-_BACKWARD_SRC = '''
-    // fastop_rotary_grad
-    const long rows = in0_shape0, table = in1_shape0;  // dy (rows, table), sin / cos (table,)
-    const float* sin_p = in1_p;
-    const float* cos_p = in2_p;
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float* g = in0_p + r * table;
-        float* dx = out0_p + r * table;
-        #pragma omp simd
-        for (long i = 0; i < table; i += 2) {
-            dx[i] = g[i] * cos_p[i] + g[i + 1] * sin_p[i + 1];
-            dx[i + 1] = g[i + 1] * cos_p[i + 1] - g[i] * sin_p[i];
-        }
-    }
-'''
+_HEADERS = ('rotary.h',)
 
 
 class _Rotary(jt.Function):
     def execute(self, x, sin, cos):
         self.tables = sin, cos
-        return jt.code(x.shape, 'float32', [x, sin, cos], cpu_src=_FORWARD_SRC)
+        return kernels.code('rotate_pairs', x.shape, 'float32', [x, sin, cos], _HEADERS,
+                            'dformer_seg::rotary_forward(in0_p, in1_p, in2_p, out0_p, in0_shape0, in1_shape0);')
 
     def grad(self, grad_y):
         sin, cos = self.tables
-        return jt.code(grad_y.shape, 'float32', [grad_y, sin, cos], cpu_src=_BACKWARD_SRC), None, None
+        grad_x = kernels.code('rotate_pairs', grad_y.shape, 'float32', [grad_y, sin, cos], _HEADERS,
+                              'dformer_seg::rotary_backward(in0_p, in1_p, in2_p, out0_p, in0_shape0, in1_shape0);')
+        return grad_x, None, None
 
 
 def plain_rotate_pairs(x, sin, cos):
@@ -60,6 +33,9 @@ def plain_rotate_pairs(x, sin, cos):
     return (x * cos) + (rotated * sin)
 
 
+@fast_op(plain=plain_rotate_pairs, headers=_HEADERS, needs_onednn=False,
+         applies='fixed tables (sin and cos need no gradient)', gradient='kernel (x only)',
+         flops=flop_rules.rotate_pairs)
 def rotate_pairs(x, sin, cos):
     """Rotary code of ``x`` (..., *T) with tables ``sin``, ``cos`` of shape T (last dim even, pairs adjacent).
 
@@ -73,7 +49,7 @@ def rotate_pairs(x, sin, cos):
     if x.shape[-1] % 2:
         raise ValueError(f'rotate_pairs: the last dim of x must be even (channel pairs), got {x.shape[-1]}')
     tables_fixed = sin.is_stop_grad() and cos.is_stop_grad()
-    if not (tables_fixed and use_cpu_kernels(x, sin, cos)):
+    if not (tables_fixed and use_kernel('rotate_pairs', x, sin, cos)):
         return plain_rotate_pairs(x, sin, cos)
     table = sin.numel()
     flat = _Rotary()(x.reshape((-1, table)), sin.reshape((table,)), cos.reshape((table,)))

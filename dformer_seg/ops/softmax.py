@@ -1,4 +1,4 @@
-"""Softmax over the last axis (optionally of ``x + bias``) as one OpenMP pass per row.
+"""Softmax over the last axis (optionally of ``x + bias``) as one OpenMP pass per row (``csrc/softmax.h``).
 
 Jittor's CPU softmax is three single-core kernels (max, exp-sum, divide);
 attention with an additive prior adds a fourth for the sum. Here each row
@@ -7,46 +7,11 @@ is handled by one thread in a single kernel, forward and backward.
 import jittor as jt
 from jittor import nn
 
-from .dispatch import use_cpu_kernels
+from . import flop_rules, kernels
+from .dispatch import use_kernel
+from .registry import fast_op
 
-_FORWARD_SRC = '''
-    // fastop_softmax
-    const long rows = in0_shape0, cols = in0_shape1;
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {{
-        const float* x = in0_p + r * cols;
-        float* y = out0_p + r * cols;
-        float top = -FLT_MAX;
-        for (long c = 0; c < cols; c++) {{
-            const float v = x[c]{add_bias};
-            y[c] = v;
-            top = v > top ? v : top;
-        }}
-        float total = 0.0f;
-        for (long c = 0; c < cols; c++) {{
-            const float e = expf(y[c] - top);
-            y[c] = e;
-            total += e;
-        }}
-        for (long c = 0; c < cols; c++) y[c] = y[c] / total;
-    }}
-'''
-
-# d(logits) = y * (dy - <dy, y>) per row.
-_BACKWARD_SRC = '''
-    // fastop_softmax_grad
-    const long rows = in0_shape0, cols = in0_shape1;
-    #pragma omp parallel for schedule(static)
-    for (long r = 0; r < rows; r++) {
-        const float* y = in0_p + r * cols;
-        const float* dy = in1_p + r * cols;
-        float* dx = out0_p + r * cols;
-        float dot = 0.0f;
-        for (long c = 0; c < cols; c++) dot += dy[c] * y[c];
-        for (long c = 0; c < cols; c++) dx[c] = y[c] * (dy[c] - dot);
-    }
-'''
-_HEADER = '#include <cfloat>\n#include <cmath>\n'
+_HEADERS = ('softmax.h',)
 
 
 class _RowSoftmax(jt.Function):
@@ -54,18 +19,26 @@ class _RowSoftmax(jt.Function):
 
     def execute(self, x, bias=None):
         inputs = [x] if bias is None else [x, bias]
-        src = _FORWARD_SRC.format(add_bias='' if bias is None else ' + in1_p[r * cols + c]')
-        y = jt.code(x.shape, 'float32', inputs, cpu_header=_HEADER, cpu_src=src)
+        bias_p = 'nullptr' if bias is None else 'in1_p'
+        y = kernels.code('softmax', x.shape, 'float32', inputs, _HEADERS,
+                         f'dformer_seg::softmax_rows_forward(in0_p, {bias_p}, out0_p, in0_shape0, in0_shape1);')
         self.saved = y
         self.with_bias = bias is not None
         return y
 
     def grad(self, grad_y):
         y = self.saved
-        grad_x = jt.code(y.shape, 'float32', [y, grad_y], cpu_header=_HEADER, cpu_src=_BACKWARD_SRC)
+        grad_x = kernels.code('softmax', y.shape, 'float32', [y, grad_y], _HEADERS,
+                              'dformer_seg::softmax_rows_backward(in0_p, in1_p, out0_p, in0_shape0, in0_shape1);')
         return (grad_x, grad_x) if self.with_bias else grad_x
 
 
+def plain_softmax(x, dim=-1, bias=None):
+    return nn.softmax(x if bias is None else x + bias, dim=dim)
+
+
+@fast_op(plain=plain_softmax, headers=_HEADERS, needs_onednn=False, applies='the last axis',
+         gradient='kernel', flops=flop_rules.softmax)
 def softmax(x, dim=-1, bias=None):
     """``softmax(x + bias)`` along ``dim``; ``bias`` (optional) has the shape of ``x``.
 
@@ -74,10 +47,9 @@ def softmax(x, dim=-1, bias=None):
     """
     if bias is not None and tuple(bias.shape) != tuple(x.shape):
         raise ValueError(f'softmax: bias shape {tuple(bias.shape)} differs from x shape {tuple(x.shape)}')
-    last_axis = dim in (-1, x.ndim - 1)
     operands = [x] if bias is None else [x, bias]
-    if not (last_axis and use_cpu_kernels(*operands)):
-        return nn.softmax(x if bias is None else x + bias, dim=dim)
+    if dim not in (-1, x.ndim - 1) or not use_kernel('softmax', *operands):
+        return plain_softmax(x, dim, bias)
     cols = x.shape[-1]
     flat = [v.reshape((-1, cols)) for v in operands]
     return _RowSoftmax()(*flat).reshape(x.shape)

@@ -1,9 +1,11 @@
 """Compare a fast op with its plain Jittor formulation: values and gradients of every input."""
 import numpy as np
+import pytest
 
 import jittor as jt
 
-from dformer_seg.ops import fast_ops
+from dformer_seg.ops import FAST_OPS, fast_ops, kernels
+from dformer_seg.ops.dispatch import kernel_unavailable_reason
 
 
 def random_array(rng, shape, low=-1.0, high=1.0):
@@ -19,9 +21,19 @@ def values_and_grads(fn, arrays, seed=0):
     return out.numpy(), [g.numpy() for g in grads]
 
 
+def skip_unless_kernels_run():
+    """Skip (with the reason) where some fast op's kernel cannot run in this process."""
+    reasons = {kernel_unavailable_reason(name) for name in FAST_OPS} - {None}
+    if reasons:
+        pytest.skip('fast-op kernels unavailable: ' + '; '.join(sorted(reasons)))
+
+
 def assert_matches_plain(fn, arrays, rtol=1e-5, atol=1e-6):
-    """The fast path of ``fn`` agrees with the same call under ``fast_ops(False)``."""
+    """The fast path of ``fn`` agrees with the same call under ``fast_ops(False)``; a kernel must have run."""
+    skip_unless_kernels_run()
+    before = sum(kernels.kernel_builds.values())
     fast_out, fast_grads = values_and_grads(fn, arrays)
+    assert sum(kernels.kernel_builds.values()) > before, 'no fast-op kernel ran: this would compare plain with plain'
     with fast_ops(False):
         plain_out, plain_grads = values_and_grads(fn, arrays)
     assert fast_out.shape == plain_out.shape

@@ -4,13 +4,8 @@ import pytest
 import jittor as jt
 
 from dformer_seg.ops import attention, fast_ops
+from numpy_ops import numpy_attention
 from op_test_utils import assert_matches_plain, random_array
-
-
-def numpy_attention(q, k, v, bias):
-    scores = q @ np.swapaxes(k, -1, -2) + (0 if bias is None else bias)
-    e = np.exp(scores - scores.max(-1, keepdims=True))
-    return (e / e.sum(-1, keepdims=True)) @ v
 
 
 @pytest.mark.parametrize('batch', [(1,), (2, 3)])

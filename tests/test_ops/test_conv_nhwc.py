@@ -3,23 +3,9 @@ import pytest
 
 import jittor as jt
 
-from dformer_seg.ops import conv2d_nhwc, fast_ops
-from op_test_utils import assert_matches_plain, random_array
-
-
-def reference_conv(x, weight, bias, stride, padding):
-    """NHWC conv in numpy (float64), PyTorch weight layout."""
-    n, h, w, _ = x.shape
-    out_ch, _, kh, kw = weight.shape
-    padded = np.pad(x.astype(np.float64), ((0, 0), (padding[0],) * 2, (padding[1],) * 2, (0, 0)))
-    out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
-    out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
-    out = np.zeros((n, out_h, out_w, out_ch)) + (0 if bias is None else bias)
-    for u in range(kh):
-        for v in range(kw):
-            window = padded[:, u:u + stride[0] * out_h:stride[0], v:v + stride[1] * out_w:stride[1], :]
-            out += window @ weight[:, :, u, v].T.astype(np.float64)
-    return out
+from dformer_seg.ops import conv2d_nhwc, fast_ops, kernels
+from numpy_ops import reference_conv
+from op_test_utils import random_array, values_and_grads
 
 
 @pytest.mark.parametrize('stride, padding, with_bias', [((2, 2), (1, 1), True), ((1, 1), (0, 1), False),
@@ -52,7 +38,14 @@ def test_new_shapes_reuse_the_kernel_correctly():
 def test_gradients_come_from_the_plain_formulation():
     rng = np.random.default_rng(33)
     arrays = [random_array(rng, (1, 6, 7, 3)), random_array(rng, (5, 3, 3, 3)), random_array(rng, (5,))]
-    assert_matches_plain(lambda x, w, b: conv2d_nhwc(x, w, b, 2, 1), arrays, atol=1e-5)
+    before = kernels.kernel_builds['conv2d_nhwc']
+    out, grads = values_and_grads(lambda x, w, b: conv2d_nhwc(x, w, b, 2, 1), arrays)
+    assert kernels.kernel_builds['conv2d_nhwc'] == before  # with gradients the plain formulation runs
+    with fast_ops(False):
+        plain_out, plain_grads = values_and_grads(lambda x, w, b: conv2d_nhwc(x, w, b, 2, 1), arrays)
+    np.testing.assert_allclose(out, plain_out, atol=1e-5)
+    for grad, plain_grad in zip(grads, plain_grads):
+        np.testing.assert_allclose(grad, plain_grad, atol=1e-5)
 
 
 def test_bad_arguments_are_reported():

@@ -7,19 +7,8 @@ import jittor as jt
 
 import dformer_seg.ops.depthwise_conv as dwconv_module
 from dformer_seg.ops import depthwise_conv2d_nhwc
+from numpy_ops import numpy_depthwise_nhwc
 from op_test_utils import assert_matches_plain, random_array
-
-
-def numpy_depthwise_nhwc(x, weight, bias, pad):
-    n, h, w, c = x.shape
-    kh, kw = weight.shape[2:]
-    padded = np.pad(x, ((0, 0), (pad[0], pad[0]), (pad[1], pad[1]), (0, 0)))
-    out_h, out_w = h + 2 * pad[0] - kh + 1, w + 2 * pad[1] - kw + 1
-    out = np.zeros((n, out_h, out_w, c), dtype=np.float64)
-    for u in range(kh):
-        for v in range(kw):
-            out += padded[:, u:u + out_h, v:v + out_w, :] * weight[:, 0, u, v]
-    return (out + (0 if bias is None else bias)).astype(np.float32)
 
 
 @pytest.mark.parametrize('kernel,pad', [(3, 1), (5, 2), (7, 3), (3, 0), (3, 2)])

@@ -9,16 +9,17 @@ from dformer_seg.ops import dispatch
 
 def test_cpu_float32_uses_kernels():
     x = jt.zeros((2, 3))
-    assert dispatch.use_cpu_kernels(x) == (not jt.flags.use_cuda)
+    assert dispatch.use_kernel('softmax', x) == (not jt.flags.use_cuda)
 
 
 def test_switch_and_dtype_select_the_plain_path():
     x = jt.zeros((2, 3))
     with ops.fast_ops(False):
         assert not ops.fast_ops_enabled()
-        assert not dispatch.use_cpu_kernels(x)
+        assert not dispatch.use_kernel('softmax', x)
+        assert 'switched off' in dispatch.kernel_unavailable_reason('softmax')
     assert ops.fast_ops_enabled()
-    assert not dispatch.use_cpu_kernels(x, jt.zeros((2, 3), dtype='float64'))
+    assert not dispatch.use_kernel('softmax', x, jt.zeros((2, 3), dtype='float64'))
 
 
 def test_switch_is_restored_after_an_error():
@@ -41,3 +42,8 @@ def test_needs_grad_follows_stop_grad_and_no_grad():
     assert not dispatch.needs_grad(frozen)
     with jt.no_grad():
         assert not dispatch.needs_grad(trainable)
+
+
+def test_unknown_op_is_named():
+    with pytest.raises(KeyError, match='unknown fast op .no_such_op.'):
+        dispatch.use_kernel('no_such_op', jt.zeros(2))

@@ -4,28 +4,8 @@ import pytest
 import jittor as jt
 
 from dformer_seg.ops import decomposed_geometry_attention, fast_ops
+from numpy_ops import numpy_decomposed
 from op_test_utils import assert_matches_plain, random_array
-
-
-def numpy_axis_attention(q, k, v, depth_lines, decay, weight):
-    """q, k, v (B, heads, lines, L, d); depth_lines (B, lines, L)."""
-    length = q.shape[3]
-    distance = np.abs(np.arange(length)[:, None] - np.arange(length)[None, :]).astype(np.float32)
-    gap = np.abs(depth_lines[:, :, :, None] - depth_lines[:, :, None, :])  # (B, lines, L, L)
-    prior = (weight[0] * distance[None, None, None] * decay[None, :, None, None, None]
-             + weight[1] * gap[:, None] * decay[None, :, None, None, None])
-    scores = q @ np.swapaxes(k, -1, -2) + prior
-    e = np.exp(scores - scores.max(-1, keepdims=True))
-    return (e / e.sum(-1, keepdims=True)) @ v
-
-
-def numpy_decomposed(q, k, v, depth, decay, weight):
-    batch, heads, height, width, head_dim = q.shape
-    v = v.reshape(batch, height, width, heads, head_dim).transpose(0, 3, 1, 2, 4)
-    rows = numpy_axis_attention(q, k, v, depth[:, 0], decay, weight)
-    cols = numpy_axis_attention(q.transpose(0, 1, 3, 2, 4), k.transpose(0, 1, 3, 2, 4), rows.transpose(0, 1, 3, 2, 4),
-                                depth[:, 0].transpose(0, 2, 1), decay, weight)  # (B, heads, W, H, d)
-    return cols.transpose(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 
 def _inputs(rng, batch=2, heads=2, height=5, width=6, head_dim=4):

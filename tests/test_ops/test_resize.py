@@ -4,27 +4,8 @@ import pytest
 import jittor as jt
 
 from dformer_seg.ops import bilinear_resize
+from numpy_ops import torch_bilinear
 from op_test_utils import assert_matches_plain, random_array
-
-
-def torch_bilinear(x, size, align_corners):
-    """Reference: PyTorch's upsample_bilinear2d index and weight rules, in numpy."""
-    def axis(in_size, out_size):
-        if align_corners:
-            scale = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-            src = scale * np.arange(out_size, dtype=np.float32)
-        else:
-            src = np.maximum((np.arange(out_size, dtype=np.float32) + 0.5) * (in_size / out_size) - 0.5, 0)
-        low = np.minimum(src.astype(np.int64), in_size - 1)
-        high = np.minimum(low + 1, in_size - 1)
-        return low, high, (src - low).astype(np.float32)
-
-    y0, y1, fy = axis(x.shape[2], size[0])
-    x0, x1, fx = axis(x.shape[3], size[1])
-    fy, fx = fy[:, None], fx[None, :]
-    top = x[:, :, y0][:, :, :, x0] * (1 - fx) + x[:, :, y0][:, :, :, x1] * fx
-    bottom = x[:, :, y1][:, :, :, x0] * (1 - fx) + x[:, :, y1][:, :, :, x1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
 @pytest.mark.parametrize('align_corners', [False, True])

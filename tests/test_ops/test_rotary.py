@@ -5,12 +5,8 @@ import jittor as jt
 
 from dformer_seg.ops import rotate_pairs
 from dformer_seg.ops.rotary import plain_rotate_pairs
+from numpy_ops import numpy_rotary
 from op_test_utils import assert_matches_plain, random_array
-
-
-def numpy_rotary(x, sin, cos):
-    rotated = np.stack([-x[..., 1::2], x[..., 0::2]], axis=-1).reshape(x.shape)
-    return x * cos + rotated * sin
 
 
 def test_matches_numpy_and_plain_gradient():

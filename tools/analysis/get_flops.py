@@ -8,7 +8,7 @@ inference (``encode_decode`` on a 1 x 3 x H x W image and a 1 x 1 x H x W depth
 map; default 480 x 640):
 
 * thop convention: the number the DFormer papers quote (convs, linears and
-  norms only, one multiply-add = 1; see ``dformer_seg/utils/flops.py``);
+  norms only, one multiply-add = 1; see ``dformer_seg/analysis``);
 * full: everything the model computes (attention products, softmax, the NMF
   iterations, interpolation, activations, elementwise arithmetic).
 
@@ -60,7 +60,7 @@ def count_config(cfg, shape, device='auto'):
     import jittor as jt
 
     from dformer_seg.apis import init_model
-    from dformer_seg.utils.flops import profile_flops
+    from dformer_seg.analysis import profile_flops
 
     model = init_model(cfg, checkpoint=None, device=device)
     height, width = shape
@@ -70,7 +70,7 @@ def count_config(cfg, shape, device='auto'):
 
 
 def format_module_table(report, depth):
-    from dformer_seg.utils.flops import flops_by_module
+    from dformer_seg.analysis import flops_by_module
 
     lines = [f'{"Module":<40}{"thop GFLOPs":>14}{"full GFLOPs":>14}']
     for path, (thop, full) in flops_by_module(report, depth).items():
@@ -82,7 +82,7 @@ def main(argv=None):
     args = parse_args(argv)
     import dformer_seg  # noqa: F401  (prepares the Jittor runtime for args.device)
     from dformer_seg.config import Config
-    from dformer_seg.utils.flops import format_report
+    from dformer_seg.analysis import format_report
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)

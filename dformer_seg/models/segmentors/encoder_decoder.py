@@ -8,21 +8,13 @@ from jittor import nn
 
 from ...registry import BACKBONES, HEADS, SEGMENTORS
 from ...utils.checkpoint import PRETRAINED_STATE_DICT_KEYS, load_state_dict, read_checkpoint
+from ...utils.shapes import int_pair
 from ..utils import resize
 
 logger = logging.getLogger('dformer_seg')
 
 MODES = ('loss', 'predict', 'tensor')
 TEST_MODES = ('whole', 'slide')
-
-
-def _pair(value, name):
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) <= 0:
-        raise ValueError(f'test_cfg.{name} must be a positive (h, w) pair, got {value}')
-    return value
 
 
 def _check_test_cfg(test_cfg):
@@ -37,7 +29,7 @@ def _check_test_cfg(test_cfg):
         for key in ('crop_size', 'stride'):
             if cfg.get(key) is None:
                 raise ValueError(f"test_cfg mode='slide' needs {key}=(h, w)")
-            cfg[key] = _pair(cfg[key], key)
+            cfg[key] = int_pair(cfg[key], f'test_cfg.{key}', minimum=1)
     aug = cfg.get('aug')
     if aug is not None:
         aug = dict(aug)

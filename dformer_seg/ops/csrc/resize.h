@@ -1,0 +1,73 @@
+// Bilinear resize of (planes, H, W) maps with PyTorch's F.interpolate source coordinates:
+// align_corners=False: src = (dst + 0.5) * in / out - 0.5 clamped at 0; True: src = dst * (in - 1) / (out - 1).
+#pragma once
+#include "common.h"
+
+namespace dformer_seg {
+
+// For one axis: the low source index, the step to the high neighbour (0 at the border) and the weight
+// of the high neighbour, per output index.
+struct ResizeAxis {
+    ResizeAxis(int in_size, int out_size, bool align_corners) : low(out_size), step(out_size), frac(out_size) {
+        float scale;
+        if (align_corners) scale = out_size > 1 ? (float)(in_size - 1) / (float)(out_size - 1) : 0.0f;
+        else scale = (float)in_size / (float)out_size;
+        for (int o = 0; o < out_size; o++) {
+            float src = align_corners ? scale * o : scale * (o + 0.5f) - 0.5f;
+            if (src < 0.0f) src = 0.0f;
+            int i0 = (int)src;
+            if (i0 > in_size - 1) i0 = in_size - 1;
+            low[o] = i0;
+            step[o] = i0 < in_size - 1 ? 1 : 0;
+            frac[o] = src - i0;
+        }
+    }
+    std::vector<int> low, step;
+    std::vector<float> frac;
+};
+
+DFORMER_SEG_KERNEL void bilinear_resize_forward(const float* x, float* y, long planes, int in_h, int in_w,
+                                                int out_h, int out_w, bool align_corners) {
+    const ResizeAxis rows(in_h, out_h, align_corners), cols(in_w, out_w, align_corners);
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (long p = 0; p < planes; p++) {
+        for (int oy = 0; oy < out_h; oy++) {
+            const float* top = x + (p * in_h + rows.low[oy]) * in_w;
+            const float* bottom = top + (long)rows.step[oy] * in_w;
+            const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
+            float* out = y + (p * out_h + oy) * out_w;
+            for (int ox = 0; ox < out_w; ox++) {
+                const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
+                const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
+                out[ox] = wy0 * (wx0 * top[c0] + wx1 * top[c1]) + wy1 * (wx0 * bottom[c0] + wx1 * bottom[c1]);
+            }
+        }
+    }
+}
+
+// Scatters each output gradient to its four sources; planes go to the threads, so they never race.
+DFORMER_SEG_KERNEL void bilinear_resize_backward(const float* dy, float* dx, long planes, int in_h, int in_w,
+                                                 int out_h, int out_w, bool align_corners) {
+    const ResizeAxis rows(in_h, out_h, align_corners), cols(in_w, out_w, align_corners);
+    #pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) {
+        float* grad_in = dx + p * in_h * in_w;
+        std::fill(grad_in, grad_in + (long)in_h * in_w, 0.0f);
+        for (int oy = 0; oy < out_h; oy++) {
+            float* top = grad_in + (long)rows.low[oy] * in_w;
+            float* bottom = top + (long)rows.step[oy] * in_w;
+            const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
+            const float* g = dy + (p * out_h + oy) * out_w;
+            for (int ox = 0; ox < out_w; ox++) {
+                const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
+                const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
+                top[c0] += wy0 * wx0 * g[ox];
+                top[c1] += wy0 * wx1 * g[ox];
+                bottom[c0] += wy1 * wx0 * g[ox];
+                bottom[c1] += wy1 * wx1 * g[ox];
+            }
+        }
+    }
+}
+
+}  // namespace dformer_seg
