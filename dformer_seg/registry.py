@@ -7,33 +7,54 @@ registered in one of the registries below and built from a config dict::
     class MyBackbone(nn.Module): ...
 
     backbone = BACKBONES.build(dict(type='MyBackbone', depth=4))
+
+Each registry knows the package(s) whose import registers its built-in
+entries (``locations``) and imports them on first use, so
+``BACKBONES.build(dict(type='DFormer', arch='tiny'))`` works in a fresh
+interpreter without importing ``dformer_seg.models`` first.
 """
 import copy
 import difflib
+import importlib
 import inspect
 
 
 class Registry:
     """A name -> class (or function) table with a config-driven ``build``."""
 
-    def __init__(self, name):
+    def __init__(self, name, locations=()):
         self.name = name
+        self.locations = tuple(locations)
         self._module_dict = {}
+        self._locations_imported = False
+
+    def _import_locations(self):
+        """Import the packages that register the built-in entries (once; registering never triggers it)."""
+        if self._locations_imported:
+            return
+        self._locations_imported = True
+        for location in self.locations:
+            importlib.import_module(location)
 
     def __len__(self):
+        self._import_locations()
         return len(self._module_dict)
 
     def __contains__(self, key):
+        self._import_locations()
         return key in self._module_dict
 
     def __repr__(self):
+        self._import_locations()
         return f'Registry(name={self.name}, items={sorted(self._module_dict)})'
 
     @property
     def module_dict(self):
+        self._import_locations()
         return dict(self._module_dict)
 
     def get(self, key):
+        self._import_locations()
         return self._module_dict.get(key)
 
     def _register(self, module, name, force):
@@ -95,15 +116,16 @@ class Registry:
             raise TypeError(f'{self.name}: building {getattr(obj_cls, "__name__", obj_cls)} failed: {exc}') from exc
 
 
-BACKBONES = Registry('backbone')
-NECKS = Registry('neck')
-HEADS = Registry('head')
-LOSSES = Registry('loss')
-SEGMENTORS = Registry('segmentor')
-DATASETS = Registry('dataset')
-PIPELINES = Registry('pipeline')
-HOOKS = Registry('hook')
-OPTIMIZERS = Registry('optimizer')
-SCHEDULERS = Registry('scheduler')
-METRICS = Registry('metric')
-LOOPS = Registry('loop')
+_MODELS = ('dformer_seg.models',)
+_ENGINE = ('dformer_seg.engine',)
+BACKBONES = Registry('backbone', locations=_MODELS)
+HEADS = Registry('head', locations=_MODELS)
+LOSSES = Registry('loss', locations=_MODELS)
+SEGMENTORS = Registry('segmentor', locations=_MODELS)
+DATASETS = Registry('dataset', locations=('dformer_seg.datasets',))
+PIPELINES = Registry('pipeline', locations=('dformer_seg.datasets',))
+HOOKS = Registry('hook', locations=_ENGINE)
+OPTIMIZERS = Registry('optimizer', locations=_ENGINE)
+SCHEDULERS = Registry('scheduler', locations=_ENGINE)
+METRICS = Registry('metric', locations=('dformer_seg.evaluation',))
+LOOPS = Registry('loop', locations=_ENGINE)

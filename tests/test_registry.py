@@ -58,3 +58,36 @@ def test_bad_configs():
         registry.build('Button')
     with pytest.raises(TypeError, match='building Button failed'):
         registry.build(dict(type='Button', weight=3))
+
+
+def test_registries_import_their_modules_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+    code = ('from dformer_seg.registry import BACKBONES, DATASETS, HOOKS, METRICS, PIPELINES\n'
+            'import sys\n'
+            "assert 'dformer_seg.models' not in sys.modules\n"
+            "model = BACKBONES.build(dict(type='DFormer', arch='tiny'))\n"
+            "print(type(model).__name__, 'NYUDepthV2Dataset' in DATASETS, 'CheckpointHook' in HOOKS,\n"
+            "      METRICS.get('IoUMetric') is not None, len(PIPELINES) > 5)\n"
+            'try:\n'
+            "    BACKBONES.build(dict(type='DFormr'))\n"
+            'except KeyError as error:\n'
+            '    print(error)\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == 'DFormer True True True True'
+    assert 'Did you mean: DFormer' in lines[1]
+
+
+def test_locations_are_imported_once_and_registering_does_not_trigger_it(monkeypatch):
+    imported = []
+    monkeypatch.setattr('importlib.import_module', lambda name: imported.append(name))
+    registry = Registry('gadget', locations=('some.package',))
+
+    @registry.register_module()
+    class Gadget:
+        pass
+    assert imported == []
+    assert 'Gadget' in registry and registry.get('Gadget') is Gadget and len(registry) == 1
+    assert imported == ['some.package']
