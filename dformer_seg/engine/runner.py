@@ -98,6 +98,7 @@ def dataset_meta(loader):
 def configured_class_count(loader):
     """``(number of classes, data set name)`` of a data loader config (or a built loader), from its data set's
     ``classes`` or its class's ``CLASSES``, without building it; ``(None, None)`` when unknown."""
+    from .. import datasets  # noqa: F401  (registers the data set classes named by type)
     if loader is None:
         return None, None
     if not isinstance(loader, dict):
