@@ -84,14 +84,19 @@ def test_diverged_weights_are_not_saved(train_tool, data_root, tmp_path, capsys)
     assert not glob.glob(str(work_dir / '*.pkl'))
 
 
-def write_checkpoint(data_root, path, poison=False):
-    """A checkpoint of the small demo model's initial weights (one tensor NaN when ``poison``)."""
-    from dformer_seg.apis import init_model
+def small_model_config(data_root):
+    """The demo config with the small model of ``small_model_and_data``."""
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict({key: parse_value(value) for key, value in
                          (option.split('=', 1) for option in small_model_and_data(data_root))
                          if key.startswith('model.')})
-    model = init_model(cfg, device='cpu')
+    return cfg
+
+
+def write_checkpoint(data_root, path, poison=False):
+    """A checkpoint of the small demo model's initial weights (one tensor NaN when ``poison``)."""
+    from dformer_seg.apis import init_model
+    model = init_model(small_model_config(data_root), device='cpu')
     state = {name: var.numpy() for name, var in model.state_dict().items()}
     if poison:
         state['decode_head.conv_seg.weight'] = state['decode_head.conv_seg.weight'] * np.nan
@@ -109,6 +114,17 @@ def test_test_tool_refuses_nan_weights_and_a_class_count_mismatch(test_tool, dat
     code, err = run_main(test_tool, [CONFIG, checkpoint, *options, 'model.decode_head.num_classes=5'], capsys)
     assert code == 1 and err.startswith('error: model.decode_head.num_classes is 5, but the train_dataloader data '
                                         'set (DemoRGBDDataset) has 6 classes'), err
+
+
+def test_inference_api_refuses_nan_scores(data_root, tmp_path):
+    from dformer_seg.apis import inference_model, init_model
+    from dformer_seg.utils.numerics import NonFiniteError
+    checkpoint = write_checkpoint(data_root, tmp_path / 'nan.pkl', poison=True)
+    model = init_model(small_model_config(data_root), checkpoint, device='cpu')
+    rgb = sorted(glob.glob(os.path.join(data_root, 'RGB', '*')))[0]
+    depth = sorted(glob.glob(os.path.join(data_root, 'Depth', '*')))[0]
+    with pytest.raises(NonFiniteError, match=rf'NaN or infinite scores for {re.escape(rgb)}'):
+        inference_model(model, rgb, depth)  # before: a label map of class 0 everywhere
 
 
 def test_output_paths_of_the_wrong_kind_fail_before_the_model_runs(test_tool, tmp_path, capsys):
