@@ -17,6 +17,7 @@ The loops act (forward, loss, backward, step, validation); hooks observe the
 points of the run and do scheduling, timing, logging, checkpointing and EMA.
 """
 import contextlib
+import glob
 import logging
 import os
 import time
@@ -39,6 +40,7 @@ from .optim.schedulers import build_scheduler
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
 CHECKPOINT_EXTENSIONS = ('.pkl', '.pth')
 LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_TEMP_MARK = '.tmp'  # last_checkpoint is written as last_checkpoint.tmp<pid>, then renamed
 
 
 class WorkDirError(FileExistsError):
@@ -502,7 +504,8 @@ class Runner:
         from ..utils.checkpoint import stale_temp_files
         if not is_main_process():
             return
-        stale = stale_temp_files(self.work_dir)
+        stale = stale_temp_files(self.work_dir) + sorted(
+            glob.glob(os.path.join(glob.escape(self.work_dir), f'{LAST_CHECKPOINT_FILE}{_TEMP_MARK}*')))
         for path in stale:
             os.remove(path)
         if stale:
@@ -629,7 +632,7 @@ def checkpoint_files(directory):
 
 
 def _write_text_atomic(path, text):
-    tmp = f'{path}.tmp{os.getpid()}'
+    tmp = f'{path}{_TEMP_MARK}{os.getpid()}'
     with open(tmp, 'w') as f:
         f.write(text)
     os.replace(tmp, path)
