@@ -59,6 +59,19 @@ def test_a_mistyped_key_in_a_config_file_is_one_error_line(train_tool, tmp_path,
 
 
 @pytest.mark.skipif(jt.flags.use_cuda, reason='checks the refusal on a CPU-only run')
+def test_data_and_checkpoint_errors_are_one_error_line(train_tool, test_tool, data_root, tmp_path, capsys):
+    missing_root = str(tmp_path / 'no_data')
+    code, err = run_main(train_tool, [CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                                      *small_model_and_data(missing_root)], capsys)
+    assert code == 1 and re.fullmatch(rf"error: DemoRGBDDataset: data_root '{missing_root}' is not a folder.*\n",
+                                      err), err
+    garbage = tmp_path / 'garbage.pkl'
+    garbage.write_bytes(b'not a checkpoint')
+    code, err = run_main(test_tool, [CONFIG, str(garbage), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                                     *small_model_and_data(data_root)], capsys)
+    assert code == 1 and err.startswith(f'error: {garbage}: not a readable checkpoint') and 'Traceback' not in err
+
+
 def test_amp_flag_sets_the_config_and_is_refused_on_the_cpu(train_tool, data_root, tmp_path):
     argv = [CONFIG, '--work-dir', str(tmp_path), '--amp', '--cfg-options', *small_model_and_data(data_root)]
     with pytest.raises(RuntimeError, match=r'mixed precision \(amp\) needs CUDA'):
