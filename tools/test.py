@@ -63,10 +63,10 @@ def main(argv=None):
     args = parse_args(argv)
     from dformer_seg.utils.cli import report_user_errors
     with report_user_errors(args.debug):
-        return test(args)
+        return evaluate(args)
 
 
-def test(args):
+def evaluate(args):
     from dformer_seg.config import ConfigError
     check_outputs(args)
     cfg = load_config(args)

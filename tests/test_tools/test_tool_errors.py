@@ -19,13 +19,13 @@ from test_train_test import CONFIG, REPO, data_root, small_model_and_data  # noq
 
 
 @pytest.fixture(scope='module')
-def train_tool():
-    return load_script('tools/train.py', 'train_tool')
+def trainer():
+    return load_script('tools/train.py', 'trainer')
 
 
 @pytest.fixture(scope='module')
-def test_tool():
-    return load_script('tools/test.py', 'test_tool')
+def tester():
+    return load_script('tools/test.py', 'tester')
 
 
 def run_main(tool, argv, capsys):
@@ -35,47 +35,47 @@ def run_main(tool, argv, capsys):
     return exit_info.value.code, capsys.readouterr().err
 
 
-def test_a_mistyped_option_is_one_error_line(train_tool, data_root, tmp_path, capsys, monkeypatch):
+def test_a_mistyped_option_is_one_error_line(trainer, data_root, tmp_path, capsys, monkeypatch):
     # Before: `train_dataloder.batch_size=2` trained with batch 8 and exit 0.
     argv = [CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options', *small_model_and_data(data_root),
             'train_dataloder.batch_size=2']
-    code, err = run_main(train_tool, argv, capsys)
+    code, err = run_main(trainer, argv, capsys)
     assert code == 1 and 'Traceback' not in err
     assert re.fullmatch(r"error: --cfg-options train_dataloder\.batch_size: unknown top-level config key "
                         r"'train_dataloder'; did you mean 'train_dataloader'.*\n", err)
     assert not os.path.exists(tmp_path / 'work')
     with pytest.raises(ConfigError, match='train_dataloder'):
-        train_tool.main(argv + ['--debug'])
+        trainer.main(argv + ['--debug'])
     monkeypatch.setenv('DFORMER_SEG_DEBUG', '1')
     with pytest.raises(ConfigError, match='train_dataloder'):
-        train_tool.main(argv)
+        trainer.main(argv)
 
 
-def test_a_mistyped_key_in_a_config_file_is_one_error_line(train_tool, tmp_path, capsys):
+def test_a_mistyped_key_in_a_config_file_is_one_error_line(trainer, tmp_path, capsys):
     config = tmp_path / 'typo.py'
     config.write_text(f"_base_ = {CONFIG!r}\ntrain_dataloder = dict(batch_size=2)\n")
-    code, err = run_main(train_tool, [str(config), '--work-dir', str(tmp_path / 'work')], capsys)
+    code, err = run_main(trainer, [str(config), '--work-dir', str(tmp_path / 'work')], capsys)
     assert code == 1 and err.startswith(f"error: {config}: unknown top-level config key 'train_dataloder'")
 
 
 @pytest.mark.skipif(jt.flags.use_cuda, reason='checks the refusal on a CPU-only run')
-def test_data_and_checkpoint_errors_are_one_error_line(train_tool, test_tool, data_root, tmp_path, capsys):
+def test_data_and_checkpoint_errors_are_one_error_line(trainer, tester, data_root, tmp_path, capsys):
     missing_root = str(tmp_path / 'no_data')
-    code, err = run_main(train_tool, [CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+    code, err = run_main(trainer, [CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                                       *small_model_and_data(missing_root)], capsys)
     assert code == 1 and re.fullmatch(rf"error: DemoRGBDDataset: data_root '{missing_root}' is not a folder.*\n",
                                       err), err
     garbage = tmp_path / 'garbage.pkl'
     garbage.write_bytes(b'not a checkpoint')
-    code, err = run_main(test_tool, [CONFIG, str(garbage), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+    code, err = run_main(tester, [CONFIG, str(garbage), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                                      *small_model_and_data(data_root)], capsys)
     assert code == 1 and err.startswith(f'error: {garbage}: not a readable checkpoint') and 'Traceback' not in err
 
 
-def test_amp_flag_sets_the_config_and_is_refused_on_the_cpu(train_tool, data_root, tmp_path):
+def test_amp_flag_sets_the_config_and_is_refused_on_the_cpu(trainer, data_root, tmp_path):
     argv = [CONFIG, '--work-dir', str(tmp_path), '--amp', '--cfg-options', *small_model_and_data(data_root)]
     with pytest.raises(RuntimeError, match=r'mixed precision \(amp\) needs CUDA'):
-        train_tool.main(argv)
+        trainer.main(argv)
 
 
 def nan_training_options(data_root):
@@ -86,10 +86,10 @@ def nan_training_options(data_root):
             'train_loop.max_epochs=1', 'train_dataloader.batch_size=1']
 
 
-def test_diverged_weights_are_not_saved(train_tool, data_root, tmp_path, capsys):
+def test_diverged_weights_are_not_saved(trainer, data_root, tmp_path, capsys):
     # Before: the NaN weights were validated as mIoU 8.99, saved as best_mIoU_epoch_1.pkl, exit 0.
     work_dir = tmp_path / 'work'
-    code, err = run_main(train_tool, [CONFIG, '--work-dir', str(work_dir), '--seed', '0', '--cfg-options',
+    code, err = run_main(trainer, [CONFIG, '--work-dir', str(work_dir), '--seed', '0', '--cfg-options',
                                       *nan_training_options(data_root)], capsys)
     assert code == 1, err
     assert err.startswith('error: the model weights hold NaN or infinite values at iteration 4, before saving '
@@ -117,14 +117,14 @@ def write_checkpoint(data_root, path, poison=False):
     return str(path)
 
 
-def test_test_tool_refuses_nan_weights_and_a_class_count_mismatch(test_tool, data_root, tmp_path, capsys):
+def test_test_tool_refuses_nan_weights_and_a_class_count_mismatch(tester, data_root, tmp_path, capsys):
     checkpoint = write_checkpoint(data_root, tmp_path / 'nan.pkl', poison=True)
     options = ['--work-dir', str(tmp_path / 'work'), '--cfg-options', *small_model_and_data(data_root)]
-    code, err = run_main(test_tool, [CONFIG, checkpoint, *options], capsys)  # before: mIoU 8.99
+    code, err = run_main(tester, [CONFIG, checkpoint, *options], capsys)  # before: mIoU 8.99
     assert code == 1 and err.startswith('error: the model weights hold NaN or infinite values before testing '
                                         '(1 tensor(s): decode_head.conv_seg.weight)'), err
     # Before: "predicted class ids must be in [0, 6)" after the whole test set.
-    code, err = run_main(test_tool, [CONFIG, checkpoint, *options, 'model.decode_head.num_classes=5'], capsys)
+    code, err = run_main(tester, [CONFIG, checkpoint, *options, 'model.decode_head.num_classes=5'], capsys)
     assert code == 1 and err.startswith('error: model.decode_head.num_classes is 5, but the train_dataloader data '
                                         'set (DemoRGBDDataset) has 6 classes'), err
 
@@ -140,14 +140,14 @@ def test_inference_api_refuses_nan_scores(data_root, tmp_path):
         inference_model(model, rgb, depth)  # before: a label map of class 0 everywhere
 
 
-def test_output_paths_of_the_wrong_kind_fail_before_the_model_runs(test_tool, tmp_path, capsys):
+def test_output_paths_of_the_wrong_kind_fail_before_the_model_runs(tester, tmp_path, capsys):
     existing_file = tmp_path / 'taken'
     existing_file.write_text('')
     missing = str(tmp_path / 'no_config.py')  # never read: the output check comes first
-    code, err = run_main(test_tool, [missing, 'no.pkl', '--out', str(existing_file)], capsys)
+    code, err = run_main(tester, [missing, 'no.pkl', '--out', str(existing_file)], capsys)
     assert code == 1 and err == f'error: --out {existing_file} is an existing file; it must be a folder (new or ' \
                                 f'existing)\n'
-    code, err = run_main(test_tool, [missing, 'no.pkl', '--format-only', '--out', str(tmp_path) + '/d.json',
+    code, err = run_main(tester, [missing, 'no.pkl', '--format-only', '--out', str(tmp_path) + '/d.json',
                                      '--show-dir', str(existing_file)], capsys)
     assert code == 1 and '--show-dir' in err
 
