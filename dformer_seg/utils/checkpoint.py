@@ -49,6 +49,9 @@ PRETRAINED_STATE_DICT_KEYS = ('state_dict_ema', 'state_dict', 'model')
 LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
 # Suffix of the temporary file save_checkpoint writes before renaming it into place.
 TEMP_SUFFIX = '.tmp'
+# The tensors built from one PyTorch file may hold at most this many times its bytes (plus 1 MiB): tied
+# weights and views share storages, but a crafted file could make many tensors of one large storage.
+TENSOR_BYTES_PER_FILE_BYTE = 4
 
 
 class CheckpointError(Exception):
@@ -127,18 +130,28 @@ class _TorchUnpickler(pickle.Unpickler):
 
     SAFE_GLOBALS = {
         ('collections', 'OrderedDict'): collections.OrderedDict,
-        ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
         ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
         ('argparse', 'Namespace'): _Namespace,
     }
 
-    def __init__(self, data, read_record, path):
+    def __init__(self, data, read_record, path, tensor_budget):
         super().__init__(io.BytesIO(data))
         self._read_record = read_record
         self._path = path
         self._storages = {}
+        self._tensor_bytes_left = tensor_budget
+
+    def _rebuild_tensor_within_budget(self, *args):
+        array = _rebuild_tensor(*args)
+        self._tensor_bytes_left -= array.nbytes
+        if self._tensor_bytes_left < 0:
+            raise CheckpointError(f'{self._path}: its tensors would hold more than {TENSOR_BYTES_PER_FILE_BYTE} '
+                                  f'times the bytes of the file (many tensors built from the same storage)')
+        return array
 
     def find_class(self, module, name):
+        if (module, name) == ('torch._utils', '_rebuild_tensor_v2'):
+            return self._rebuild_tensor_within_budget
         if (module, name) in self.SAFE_GLOBALS:
             return self.SAFE_GLOBALS[(module, name)]
         if module in ('torch', 'torch.storage') and name in TORCH_STORAGE_DTYPES:
@@ -186,13 +199,20 @@ def load_torch_checkpoint(path):
             if byteorder in archive.namelist() and archive.read(byteorder).strip() != b'little':
                 raise CheckpointError(f'{path}: big-endian checkpoints are not supported')
 
+            file_size = os.path.getsize(path)
+
             def read_record(name):
                 try:
-                    return archive.read(root + name)
+                    info = archive.getinfo(root + name)
                 except KeyError:
                     raise CheckpointError(f'{path}: missing record {root + name}') from None
+                if info.file_size > file_size:  # only a compressed record can; torch stores them as they are
+                    raise CheckpointError(f'{path}: record {info.filename} unpacks to {info.file_size} bytes, more '
+                                          f'than the {file_size} bytes of the whole file')
+                return archive.read(info)
 
-            return _TorchUnpickler(archive.read(pickles[0]), read_record, path).load()
+            budget = TENSOR_BYTES_PER_FILE_BYTE * file_size + (1 << 20)
+            return _TorchUnpickler(read_record('data.pkl'), read_record, path, budget).load()
     except CheckpointError as exc:
         raise CheckpointError(_naming(path, exc)) from exc
     except Exception as exc:  # anything else a malformed archive or pickle raises

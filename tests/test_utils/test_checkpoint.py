@@ -409,3 +409,30 @@ def test_truncated_and_damaged_zip_files_are_refused(tmp_path, fake_torch):
     damaged.write_bytes(data[:start + 100] + b'\xff' * 64 + data[start + 164:])
     with pytest.raises(CheckpointError, match=r'damaged\.pth: corrupt PyTorch checkpoint \(BadZipFile'):
         read_checkpoint(str(damaged))
+
+
+def test_compressed_records_cannot_unpack_beyond_the_file_size(tmp_path, fake_torch):
+    storage, tensor = contiguous('0', 'FloatStorage', np.zeros(4 << 20, np.float32))  # 16 MiB of zeros
+    stored = tmp_path / 'stored.pth'
+    write_torch_zip(str(stored), {'model': {'w': tensor}}, [storage])
+    bomb = tmp_path / 'bomb.pth'  # the same archive deflated: 16 MiB of zeros pack into a few KiB
+    with zipfile.ZipFile(stored) as source, zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(CheckpointError, match=r'bomb\.pth: record archive/data/0 unpacks to 16777216 bytes, '
+                                              r'more than the \d+ bytes of the whole file'):
+        read_checkpoint(str(bomb))
+    assert read_checkpoint(str(stored))['state_dict']['w'].shape == (4 << 20,)
+
+
+def test_many_tensors_of_one_storage_are_bounded_by_the_file_size(tmp_path, fake_torch):
+    storage, tensor = contiguous('0', 'FloatStorage', np.zeros(1 << 18, np.float32))  # 1 MiB
+    views = {f'w{i}': FakeTensor(storage, 0, (1 << 18,), (1,)) for i in range(8)}
+    path = str(tmp_path / 'many.pth')
+    write_torch_zip(path, {'model': views}, [storage])
+    with pytest.raises(CheckpointError, match=r'many\.pth: its tensors would hold more than 4 times the bytes'):
+        read_checkpoint(path)
+    tied = str(tmp_path / 'tied.pth')  # two tensors of one storage (tied weights) are fine
+    write_torch_zip(tied, {'model': {'a': tensor, 'b': FakeTensor(storage, 0, (1 << 18,), (1,))}}, [storage])
+    assert sorted(read_checkpoint(tied)['state_dict']) == ['a', 'b']
