@@ -86,25 +86,36 @@ def _int_tuple(value, what):
     return tuple(value)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    """Build a numpy copy of a strided view into ``storage`` (a 1-D numpy array).
-
-    The view must lie inside the storage and hold no more elements than it (views that repeat
-    elements, such as expanded tensors, could otherwise declare arrays of any size).
-    """
+def _tensor_numel(storage, size):
+    """The element count of a tensor of ``size`` in ``storage``, refusing malformed entries and tensors
+    larger than their storage (views that repeat elements, such as expanded tensors, could otherwise
+    declare arrays of any size)."""
     if not isinstance(storage, np.ndarray) or storage.ndim != 1:
         raise CheckpointError(f'a tensor must be built from a storage, got {type(storage).__name__}')
-    if not isinstance(storage_offset, int) or isinstance(storage_offset, bool):
-        raise CheckpointError(f'a tensor storage offset must be an integer, got {storage_offset!r:.100}')
-    size, stride = _int_tuple(size, 'size'), _int_tuple(stride, 'stride')
-    if len(size) != len(stride):
-        raise CheckpointError(f'tensor with size {size} has stride {stride} of another length')
+    size = _int_tuple(size, 'size')
     if min(size, default=0) < 0:
         raise CheckpointError(f'tensor size {size} has a negative dimension')
     numel = int(np.prod(size, dtype=object))
     if numel > storage.size:
         raise CheckpointError(f'tensor of size {size} ({numel} elements) is larger than its storage of '
                               f'{storage.size} elements')
+    return numel
+
+
+def _tensor_nbytes(storage, size):
+    """Bytes of the array :func:`_rebuild_tensor` builds (bfloat16 is widened to float32)."""
+    numel = _tensor_numel(storage, size)
+    return numel * (4 if isinstance(storage, _BFloat16Array) else storage.itemsize)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """Build a numpy copy of a strided view into ``storage`` (a 1-D numpy array); the view must lie inside it."""
+    numel = _tensor_numel(storage, size)
+    if not isinstance(storage_offset, int) or isinstance(storage_offset, bool):
+        raise CheckpointError(f'a tensor storage offset must be an integer, got {storage_offset!r:.100}')
+    size, stride = tuple(size), _int_tuple(stride, 'stride')
+    if len(size) != len(stride):
+        raise CheckpointError(f'tensor with size {size} has stride {stride} of another length')
     if numel == 0:
         array = np.zeros(size, dtype=storage.dtype)
     else:
@@ -141,13 +152,12 @@ class _TorchUnpickler(pickle.Unpickler):
         self._storages = {}
         self._tensor_bytes_left = tensor_budget
 
-    def _rebuild_tensor_within_budget(self, *args):
-        array = _rebuild_tensor(*args)
-        self._tensor_bytes_left -= array.nbytes
+    def _rebuild_tensor_within_budget(self, storage, storage_offset, size, stride, *unused):
+        self._tensor_bytes_left -= _tensor_nbytes(storage, size)
         if self._tensor_bytes_left < 0:
             raise CheckpointError(f'{self._path}: its tensors would hold more than {TENSOR_BYTES_PER_FILE_BYTE} '
                                   f'times the bytes of the file (many tensors built from the same storage)')
-        return array
+        return _rebuild_tensor(storage, storage_offset, size, stride)
 
     def find_class(self, module, name):
         if (module, name) == ('torch._utils', '_rebuild_tensor_v2'):
