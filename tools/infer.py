@@ -95,6 +95,14 @@ def find_pairs(rgb, depth):
     return pairs, rgb_alone, depth_alone
 
 
+def check_out_dir(args):
+    """Refuse an --out (or a subfolder it will get) that exists as a file, before the model runs."""
+    subfolders = ['labels'] + (['overlays'] if args.overlay else []) + (['scores'] if args.save_scores else [])
+    for path in [args.out] + [os.path.join(args.out, name) for name in subfolders]:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise InputError(f'--out {args.out}: {path} is an existing file; the outputs need a folder there')
+
+
 def report_unpaired(rgb_alone, depth_alone, write):
     for files, problem in ((rgb_alone, 'no depth file'), (depth_alone, 'no RGB image')):
         if files:
@@ -129,6 +137,7 @@ def run(args):
     from dformer_seg.config import Config
     from dformer_seg.datasets import DataError
 
+    check_out_dir(args)
     pairs, rgb_alone, depth_alone = find_pairs(args.rgb, args.depth)
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)

@@ -1,14 +1,18 @@
 """Evaluate a trained segmentor and write its predictions.
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta] [--use-ema]
-                         [--work-dir DIR] [--cfg-options k=v ...] [--device auto|cpu|cuda]
+                         [--work-dir DIR] [--cfg-options k=v ...] [--device auto|cpu|cuda] [--debug]
     python tools/test.py CONFIG CHECKPOINT --format-only --out results.json
+    mpirun -np N python tools/test.py CONFIG CHECKPOINT ...   (or: tools/dist_test.sh CONFIG CHECKPOINT N)
 
 Prints the per-class IoU/Acc table and aAcc/mIoU/mAcc/fwIoU. --out writes label
 PNGs (class index per pixel), --show-dir colour overlays on the RGB images,
 --format-only COCO-style run-length encoded masks (one record per image and
 class) without computing metrics. --tta averages the scales and flips of the
-config's tta_cfg. Works under mpirun like tools/train.py.
+config's tta_cfg. Under mpirun every process evaluates its shard of the test set and
+the confusion matrices are summed (the metrics equal a single-process run's); only
+rank 0 writes the log, and each process writes the --out/--show-dir files of its shard.
+Errors in the input print one ``error: ...`` line (exit status 1); --debug shows the traceback.
 """
 import argparse
 import os
@@ -20,6 +24,7 @@ from train import DEVICE_CHOICES, load_config, select_device  # noqa: E402  (too
 
 def parse_args(argv=None):
     from dformer_seg.config import DictAction
+    from dformer_seg.utils.cli import add_debug_argument
 
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='config file')
@@ -35,22 +40,43 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.test_cfg.mode=slide')
     parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.format_only and not (args.out and args.out.endswith('.json')):
         parser.error('--format-only needs --out FILE.json')
     return args
 
 
+def check_outputs(args):
+    """Refuse output paths of the wrong kind before anything runs."""
+    from dformer_seg.config import ConfigError
+    folders = [('--show-dir', args.show_dir)] + ([] if args.format_only else [('--out', args.out)])
+    for option, path in folders:
+        if path and os.path.exists(path) and not os.path.isdir(path):
+            raise ConfigError(f'{option} {path} is an existing file; it must be a folder (new or existing)')
+    if args.format_only and os.path.isdir(args.out):
+        raise ConfigError(f'--out {args.out} is a folder; --format-only writes a .json file')
+
+
 def main(argv=None):
     select_device(argv)
     args = parse_args(argv)
+    from dformer_seg.utils.cli import report_user_errors
+    with report_user_errors(args.debug):
+        return evaluate(args)
+
+
+def evaluate(args):
+    from dformer_seg.config import ConfigError
+    check_outputs(args)
     cfg = load_config(args)
     if 'test_dataloader' not in cfg:
-        raise KeyError(f'{args.config} has no test_dataloader')
+        raise ConfigError(f'{args.config} has no test_dataloader')
     cfg.model.pretrained = None  # the checkpoint holds every weight; no ImageNet file is read
     if args.tta:
         if not cfg.get('tta_cfg'):
-            raise KeyError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
+            raise ConfigError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in '
+                              f'{args.config}')
         cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, aug=cfg.tta_cfg)
     if args.format_only:
         cfg.test_evaluator = None

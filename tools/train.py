@@ -1,8 +1,11 @@
 """Train a segmentor.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--load-from CKPT]
-                                 [--cfg-options k=v ...] [--seed N] [--device auto|cpu|cuda]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--load-from CKPT] [--amp]
+                                 [--cfg-options k=v ...] [--seed N] [--device auto|cpu|cuda] [--debug]
     mpirun -np N python tools/train.py CONFIG ...      (or: tools/dist_train.sh CONFIG N)
+
+Errors in the input (config, data, checkpoint, work dir) and a diverged run print one
+``error: ...`` line and exit with status 1; --debug (or DFORMER_SEG_DEBUG=1) shows the traceback.
 """
 import argparse
 import os
@@ -27,6 +30,7 @@ def select_device(argv=None):
 
 def parse_args(argv=None):
     from dformer_seg.config import DictAction
+    from dformer_seg.utils.cli import add_debug_argument
 
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='config file')
@@ -37,7 +41,10 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. train_loop.max_epochs=10 seed=0')
     parser.add_argument('--seed', type=int, help='random seed (default: the config, else random)')
+    parser.add_argument('--amp', action='store_true',
+                        help="mixed precision (sets the config's amp=True; CUDA only)")
     parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -46,9 +53,12 @@ def default_work_dir(config_path):
 
 
 def load_config(args):
-    """The config of ``args.config`` with ``--cfg-options`` applied and the work dir resolved."""
-    from dformer_seg.config import Config
+    """The config of ``args.config`` with ``--cfg-options`` applied and the work dir resolved;
+    a top-level key that nothing reads, in the file or in an option, is a ConfigError."""
+    from dformer_seg.config import Config, check_option_keys, check_top_level_keys
     cfg = Config.fromfile(args.config)
+    check_top_level_keys(cfg)
+    check_option_keys(args.cfg_options, cfg)
     cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
@@ -57,6 +67,12 @@ def load_config(args):
 def main(argv=None):
     select_device(argv)
     args = parse_args(argv)
+    from dformer_seg.utils.cli import report_user_errors
+    with report_user_errors(args.debug):
+        train(args)
+
+
+def train(args):
     cfg = load_config(args)
     if args.resume is not None:
         cfg.resume = args.resume
@@ -64,6 +80,8 @@ def main(argv=None):
         cfg.load_from = args.load_from
     if args.seed is not None:
         cfg.seed = args.seed
+    if args.amp and not cfg.get('amp'):
+        cfg.amp = True  # a config's amp=dict(...) already switches it on, with its settings
 
     from dformer_seg.runtime import use_device
     use_device(args.device or cfg.get('device') or 'auto')

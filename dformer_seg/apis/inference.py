@@ -17,6 +17,7 @@ from ..datasets.pipelines import Compose
 from ..registry import DATASETS, SEGMENTORS
 from ..runtime import use_device
 from ..utils.checkpoint import load_state_dict, read_checkpoint
+from ..utils.numerics import check_finite_scores
 
 logger = logging.getLogger('dformer_seg')
 
@@ -215,6 +216,7 @@ def inference_model(model, rgb, depth, return_scores=False, color_order=None):
         batch = collate_samples([packed])
         scores = model.inference(jt.array(batch['img']), jt.array(batch['depth']), batch['img_metas'])[0]
         meta = batch['img_metas'][0]
+        check_finite_scores([scores], meta.get('img_path') or f'input {index}')
         results.append(SegResult(
             label_map=np.asarray(scores.argmax(dim=0)[0].numpy(), dtype=np.int64),
             scores=scores.numpy().astype(np.float32) if return_scores else None,

@@ -11,6 +11,8 @@ with ``_`` (and is not a module, function or class) becomes a key. Rules:
 * A missing key raises (``cfg.modle`` is an error, not ``None``).
 * ``custom_imports = dict(imports=['pkg.module', ...])`` imports user modules
   (so that their ``register_module`` calls run) when the file is loaded.
+* Loading accepts any key; ``keys.check_top_level_keys`` (run by the Runner
+  and the tools) refuses keys that nothing reads, unless listed in ``custom_keys``.
 """
 import ast
 import copy

@@ -10,6 +10,7 @@ import jittor as jt
 from ..registry import LOOPS
 from ..utils.dist import is_main_process
 from ..utils.misc import ProgressBar
+from ..utils.numerics import check_finite_model
 
 
 def set_loader_epoch(loader, epoch):
@@ -153,7 +154,11 @@ def _select_samples(data_batch, keep):
 
 
 class _EvalLoop:
-    """Shared body of validation and testing: predict every batch, feed the metric."""
+    """Shared body of validation and testing: predict every batch, feed the metric.
+
+    Weights that hold NaN or inf are not evaluated (:class:`NonFiniteError`), and the runner's
+    ``predict_step`` refuses non-finite scores.
+    """
 
     mode = None  # 'val' | 'test'
 
@@ -165,6 +170,9 @@ class _EvalLoop:
     def run(self):
         runner, mode = self.runner, self.mode
         runner.call_hook(f'before_{mode}_epoch')
+        # After the hooks: an EMAHook has swapped in the weights that are evaluated.
+        when = f'at validation after iteration {runner.iter}' if mode == 'val' else 'before testing'
+        check_finite_model(runner.model, when)
         if self.evaluator is not None:
             self.evaluator.reset()
         duplicates = _duplicates_of(self.dataloader)

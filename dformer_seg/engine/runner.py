@@ -3,23 +3,34 @@
 ``Runner.from_cfg(cfg)`` reads the top-level config keys (``model``,
 ``*_dataloader``, ``*_evaluator``, ``optim_wrapper``, ``param_scheduler``,
 ``train_loop``/``val_loop``/``test_loop``, ``default_hooks``, ``custom_hooks``,
-``work_dir``, ``load_from``, ``resume``, ``seed``, ``amp``, ``log_level``).
-Parts are built when first needed, so ``runner.test()`` never builds the
-training data or the optimizer.
+``work_dir``, ``load_from``, ``resume``, ``seed``, ``amp``, ``log_level``;
+the list is ``dformer_seg.config.keys.RUNNER_KEYS``). A config key that nothing
+reads is an error. Parts are built when first needed, so ``runner.test()``
+never builds the training data or the optimizer.
+
+Safety: training refuses a work dir that holds another run's checkpoints, and
+nothing is written there (not even the log file) before that check passes.
+Weights are checked for NaN/inf before every checkpoint and before every
+evaluation, and evaluated scores are checked before they become predictions.
 
 The loops act (forward, loss, backward, step, validation); hooks observe the
 points of the run and do scheduling, timing, logging, checkpointing and EMA.
 """
 import contextlib
+import glob
+import logging
 import os
 import time
 
 import jittor as jt
 import numpy as np
 
-from ..registry import HOOKS, LOOPS, METRICS, SEGMENTORS
+from ..config import ConfigError
+from ..config.keys import RUNNER_KEYS, check_top_level_keys
+from ..registry import DATASETS, HOOKS, LOOPS, METRICS, SEGMENTORS
 from ..utils.dist import is_main_process, world_size
 from ..utils.logger import setup_logger
+from ..utils.numerics import check_finite_model, check_finite_scores
 from ..version import __version__
 from .hooks.hook import Hook, get_priority
 from .optim.amp import DynamicLossScaler
@@ -27,10 +38,25 @@ from .optim.builder import build_optimizer, load_optimizer_state_dict, optimizer
 from .optim.schedulers import build_scheduler
 
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
-_RUNTIME_KEYS = ('model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-                 'val_evaluator', 'test_evaluator', 'optim_wrapper', 'param_scheduler', 'train_loop',
-                 'val_loop', 'test_loop', 'default_hooks', 'custom_hooks', 'load_from', 'resume', 'seed',
-                 'amp', 'log_level')
+CHECKPOINT_EXTENSIONS = ('.pkl', '.pth')
+LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_TEMP_MARK = '.tmp'  # last_checkpoint is written as last_checkpoint.tmp<pid>, then renamed
+
+
+class WorkDirError(FileExistsError):
+    """A new training run would write over the checkpoints of another run."""
+
+
+class _EarlyLogRecords(logging.Handler):
+    """Keeps what is logged before the run's log file is opened (it is opened only after the
+    work-dir check passes), so that the file still starts with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
 
 
 def parse_losses(losses):
@@ -71,6 +97,25 @@ def dataset_meta(loader):
     return {}
 
 
+def configured_class_count(loader):
+    """``(number of classes, data set name)`` of a data loader config (or a built loader), from its data set's
+    ``classes`` or its class's ``CLASSES``, without building it; ``(None, None)`` when unknown."""
+    from .. import datasets  # noqa: F401  (registers the data set classes named by type)
+    if loader is None:
+        return None, None
+    if not isinstance(loader, dict):
+        classes = dataset_meta(loader).get('classes')
+        return (len(classes), type(getattr(loader, 'dataset', loader)).__name__) if classes else (None, None)
+    dataset = loader.get('dataset')
+    if not isinstance(dataset, dict):
+        return configured_class_count(dataset) if dataset is not None else (None, None)
+    dataset_type = dataset.get('type')
+    dataset_cls = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
+    classes = dataset.get('classes') or getattr(dataset_cls, 'CLASSES', None)
+    name = getattr(dataset_cls, '__name__', str(dataset_type))
+    return (len(classes), name) if classes else (None, None)
+
+
 def _to_plain(value):
     """Config containers -> plain dicts/lists (checkpoints hold plain Python and numpy only)."""
     if isinstance(value, dict):
@@ -98,9 +143,13 @@ class Runner:
         self.work_dir = os.path.abspath(work_dir)
         self.cfg = cfg
         self.timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
-        if is_main_process():
-            os.makedirs(self.work_dir, exist_ok=True)
-        self.logger = setup_logger(os.path.join(self.work_dir, f'{self.timestamp}.log'), log_level)
+        self._log_level = log_level
+        self._log_file = None
+        self.logger = setup_logger(None, log_level)
+        for old in [h for h in self.logger.handlers if isinstance(h, _EarlyLogRecords)]:
+            self.logger.removeHandler(old)  # of a runner that never ran
+        self._early_log = _EarlyLogRecords()
+        self.logger.addHandler(self._early_log)
         self.seed = self._set_seed(seed)
 
         self.epoch = 0
@@ -116,6 +165,7 @@ class Runner:
         self._built = {}
 
         self.model = SEGMENTORS.build(model) if isinstance(model, dict) else model
+        self._check_num_classes()
         self.optimizer = None
         self.scheduler = None
         self.clip_grad = None
@@ -134,9 +184,23 @@ class Runner:
         """Build a runner from a :class:`~dformer_seg.config.Config` (or a dict with the same keys)."""
         if cfg.get('model') is None:
             raise KeyError('the config has no "model"')
+        check_top_level_keys(cfg)
         from .. import datasets, models  # noqa: F401  (register the classes a config names)
-        kwargs = {key: _to_plain(cfg[key]) for key in _RUNTIME_KEYS if key in cfg}
+        kwargs = {key: _to_plain(cfg[key]) for key in RUNNER_KEYS if key in cfg}
         return cls(cfg=cfg, allow_existing_work_dir=bool(cfg.get('allow_existing_work_dir', False)), **kwargs)
+
+    def _check_num_classes(self):
+        """The model must predict as many classes as every configured data set has."""
+        model_classes = getattr(self.model, 'num_classes', None)
+        if model_classes is None:
+            return
+        for name in LOADER_KEYS:
+            count, dataset_name = configured_class_count(self._configs[name])
+            if count is not None and count != model_classes:
+                raise ConfigError(
+                    f'model.decode_head.num_classes is {model_classes}, but the {name} data set ({dataset_name}) '
+                    f'has {count} classes: set model.decode_head.num_classes={count} (or give the data set the '
+                    f'classes the model was made for)')
 
     def _set_seed(self, seed):
         if seed is None:
@@ -348,12 +412,22 @@ class Runner:
         return dict(zip(names, (float(v) for v in values.numpy())))
 
     def predict_step(self, data_batch):
+        """Label maps of a batch. A segmentor with ``inference`` (per-image score maps, as
+        ``RGBDEncoderDecoder``) is checked for NaN/inf scores, which would all argmax to class 0."""
+        inputs = self._model_inputs(data_batch)
         with self._amp_scope():
-            return self.model(self._model_inputs(data_batch), mode='predict')
+            if not callable(getattr(self.model, 'inference', None)):
+                return self.model(inputs, mode='predict')
+            scores = self.model.inference(inputs['img'], inputs['depth'], inputs.get('img_metas'))
+        paths = [meta.get('img_path') for meta in data_batch.get('img_metas') or []]
+        check_finite_scores(scores, f'the batch of {", ".join(map(str, paths))}' if paths else 'a batch')
+        return [np.asarray(s.argmax(dim=0)[0].numpy(), dtype=np.int64) for s in scores]
 
     # ------------------------------------------------------------------ run
     def train(self):
         self._check_work_dir()
+        self._open_log_file()
+        self._remove_stale_temp_files()
         self._build_optimization()
         self._dump_config()
         self._load_or_resume()
@@ -370,9 +444,11 @@ class Runner:
         loop = self.val_loop
         if loop is None:
             raise KeyError('the config has no val_dataloader')
+        self._open_log_file()
         return loop.run()
 
     def test(self):
+        self._open_log_file()
         self.logger.info(self.hook_order())
         self.call_hook('before_run')
         metrics = self.test_loop.run()
@@ -386,12 +462,55 @@ class Runner:
                 f'work_dir {self.work_dir}')
 
     def _check_work_dir(self):
+        """A training run owns its work dir: it may be new, or resumed, or explicitly allowed to write over
+        what is there. Checkpoints without a ``last_checkpoint`` file (lost, or copied in) count too."""
+        if self._allow_existing_work_dir:
+            return
         last = os.path.join(self.work_dir, LAST_CHECKPOINT_FILE)
-        if os.path.exists(last) and not self._resume and not self._allow_existing_work_dir:
-            raise FileExistsError(
-                f'{self.work_dir} already holds the checkpoints of another run ({last}). Pass --resume to '
-                f'continue that run, choose another --work-dir, or set allow_existing_work_dir=True to '
-                f'write over its checkpoints.')
+        if os.path.exists(last):
+            if not self._resume:
+                raise WorkDirError(
+                    f'{self.work_dir} already holds the checkpoints of another run ({last}). Pass --resume to '
+                    f'continue that run, choose another --work-dir, or set allow_existing_work_dir=True to '
+                    f'write over its checkpoints.')
+            return
+        found = checkpoint_files(self.work_dir)
+        if found and not isinstance(self._resume, str):
+            names = ', '.join(os.path.basename(p) for p in found[:5]) + (' ...' if len(found) > 5 else '')
+            raise WorkDirError(
+                f'{self.work_dir} already holds checkpoints ({names}) but no {LAST_CHECKPOINT_FILE} file, so '
+                f'they cannot be resumed automatically and this run would write over them. Pass --resume CKPT '
+                f'to continue from one of them, or choose another --work-dir (with --load-from CKPT to start '
+                f'from its weights), or set allow_existing_work_dir=True to write over them.')
+
+    def _open_log_file(self):
+        """Create the work dir and ``<timestamp>.log`` (rank 0), starting with what was logged so far."""
+        if self._log_file is not None:
+            return
+        self._log_file = os.path.join(self.work_dir, f'{self.timestamp}.log')
+        self.logger.removeHandler(self._early_log)
+        if not is_main_process():
+            return
+        os.makedirs(self.work_dir, exist_ok=True)
+        setup_logger(self._log_file, self._log_level)
+        for handler in self.logger.handlers:
+            if isinstance(handler, logging.FileHandler) and handler.baseFilename == self._log_file:
+                for record in self._early_log.records:
+                    handler.handle(record)
+        self._early_log.records = []
+
+    def _remove_stale_temp_files(self):
+        """Remove the temporary files of checkpoint writes that were killed (this run owns the work dir)."""
+        from ..utils.checkpoint import stale_temp_files
+        if not is_main_process():
+            return
+        stale = stale_temp_files(self.work_dir) + sorted(
+            glob.glob(os.path.join(glob.escape(self.work_dir), f'{LAST_CHECKPOINT_FILE}{_TEMP_MARK}*')))
+        for path in stale:
+            os.remove(path)
+        if stale:
+            self.logger.info(f'removed {len(stale)} temporary file(s) of interrupted checkpoint writes: '
+                             f'{", ".join(os.path.basename(p) for p in stale)}')
 
     def _dump_config(self):
         if self.cfg is None or not is_main_process() or not hasattr(self.cfg, 'dump'):
@@ -407,8 +526,12 @@ class Runner:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, filename):
-        """Write ``work_dir/filename`` (rank 0 only) and point ``last_checkpoint`` at it."""
+        """Write ``work_dir/filename`` (rank 0 only) and point ``last_checkpoint`` at it.
+
+        Weights that hold NaN or inf are never saved: every process raises :class:`NonFiniteError` instead.
+        """
         from ..utils.checkpoint import save_checkpoint
+        check_finite_model(self.model, f'at iteration {self.iter}, before saving {filename}')
         if not is_main_process():
             return None
         meta = dict(epoch=self.epoch, iter=self.iter, seed=self.seed, world_size=world_size(),
@@ -499,8 +622,17 @@ class Runner:
         return checkpoint
 
 
+def checkpoint_files(directory):
+    """The checkpoint files (``*.pkl``, ``*.pth``) directly inside ``directory``, sorted by name."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted(os.path.join(directory, name) for name in os.listdir(directory)
+                  if name.endswith(CHECKPOINT_EXTENSIONS) and not name.startswith('.')
+                  and os.path.isfile(os.path.join(directory, name)))
+
+
 def _write_text_atomic(path, text):
-    tmp = f'{path}.tmp{os.getpid()}'
+    tmp = f'{path}{_TEMP_MARK}{os.getpid()}'
     with open(tmp, 'w') as f:
         f.write(text)
     os.replace(tmp, path)

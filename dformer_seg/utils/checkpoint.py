@@ -6,10 +6,16 @@ pickled container, and every tensor storage is a raw little-endian byte file
 only knows how to rebuild tensors as numpy arrays; any other class in the
 pickle is refused.
 
+Checkpoints are untrusted input: every declared storage, tensor view and
+array is checked against the bytes actually present before anything is
+allocated, and every failure to read a file is a :class:`CheckpointError`
+that names it.
+
 The native format is a pickle of ``{'state_dict': {name: np.ndarray},
 'meta': dict, ...}`` written atomically by :func:`save_checkpoint`.
 """
 import collections
+import functools
 import io
 import logging
 import os
@@ -41,6 +47,11 @@ STATE_DICT_KEYS = ('model', 'state_dict', 'state_dict_ema')
 PRETRAINED_STATE_DICT_KEYS = ('state_dict_ema', 'state_dict', 'model')
 # The first object of a pre-1.6 (non-zip) torch.save file.
 LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
+# Suffix of the temporary file save_checkpoint writes before renaming it into place.
+TEMP_SUFFIX = '.tmp'
+# The tensors built from one PyTorch file may hold at most this many times its bytes (plus 1 MiB): tied
+# weights and views share storages, but a crafted file could make many tensors of one large storage.
+TENSOR_BYTES_PER_FILE_BYTE = 4
 
 
 class CheckpointError(Exception):
@@ -68,12 +79,44 @@ def _bfloat16_to_float32(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
+def _int_tuple(value, what):
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                         for v in value):
+        raise CheckpointError(f'a tensor {what} must be a tuple of integers, got {value!r:.100}')
+    return tuple(value)
+
+
+def _tensor_numel(storage, size):
+    """The element count of a tensor of ``size`` in ``storage``, refusing malformed entries and tensors
+    larger than their storage (views that repeat elements, such as expanded tensors, could otherwise
+    declare arrays of any size)."""
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+        raise CheckpointError(f'a tensor must be built from a storage, got {type(storage).__name__}')
+    size = _int_tuple(size, 'size')
+    if min(size, default=0) < 0:
+        raise CheckpointError(f'tensor size {size} has a negative dimension')
+    numel = int(np.prod(size, dtype=object))
+    if numel > storage.size:
+        raise CheckpointError(f'tensor of size {size} ({numel} elements) is larger than its storage of '
+                              f'{storage.size} elements')
+    return numel
+
+
+def _tensor_nbytes(storage, size):
+    """Bytes of the array :func:`_rebuild_tensor` builds (bfloat16 is widened to float32)."""
+    numel = _tensor_numel(storage, size)
+    return numel * (4 if isinstance(storage, _BFloat16Array) else storage.itemsize)
+
+
 def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    """Build a numpy copy of a strided view into ``storage`` (a 1-D numpy array)."""
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    """Build a numpy copy of a strided view into ``storage`` (a 1-D numpy array); the view must lie inside it."""
+    numel = _tensor_numel(storage, size)
+    if not isinstance(storage_offset, int) or isinstance(storage_offset, bool):
+        raise CheckpointError(f'a tensor storage offset must be an integer, got {storage_offset!r:.100}')
+    size, stride = tuple(size), _int_tuple(stride, 'stride')
     if len(size) != len(stride):
         raise CheckpointError(f'tensor with size {size} has stride {stride} of another length')
-    if any(s == 0 for s in size):
+    if numel == 0:
         array = np.zeros(size, dtype=storage.dtype)
     else:
         last = int(storage_offset) + sum((n - 1) * s for n, s in zip(size, stride))
@@ -98,18 +141,27 @@ class _TorchUnpickler(pickle.Unpickler):
 
     SAFE_GLOBALS = {
         ('collections', 'OrderedDict'): collections.OrderedDict,
-        ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
         ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
         ('argparse', 'Namespace'): _Namespace,
     }
 
-    def __init__(self, data, read_record, path):
+    def __init__(self, data, read_record, path, tensor_budget):
         super().__init__(io.BytesIO(data))
         self._read_record = read_record
         self._path = path
         self._storages = {}
+        self._tensor_bytes_left = tensor_budget
+
+    def _rebuild_tensor_within_budget(self, storage, storage_offset, size, stride, *unused):
+        self._tensor_bytes_left -= _tensor_nbytes(storage, size)
+        if self._tensor_bytes_left < 0:
+            raise CheckpointError(f'{self._path}: its tensors would hold more than {TENSOR_BYTES_PER_FILE_BYTE} '
+                                  f'times the bytes of the file (many tensors built from the same storage)')
+        return _rebuild_tensor(storage, storage_offset, size, stride)
 
     def find_class(self, module, name):
+        if (module, name) == ('torch._utils', '_rebuild_tensor_v2'):
+            return self._rebuild_tensor_within_budget
         if (module, name) in self.SAFE_GLOBALS:
             return self.SAFE_GLOBALS[(module, name)]
         if module in ('torch', 'torch.storage') and name in TORCH_STORAGE_DTYPES:
@@ -122,7 +174,10 @@ class _TorchUnpickler(pickle.Unpickler):
             raise CheckpointError(f'{self._path}: unsupported persistent id {pid!r}')
         _, storage_type, key, _location, numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise CheckpointError(f'{self._path}: storage {key} has an unknown type {storage_type!r}')
+            raise CheckpointError(f'{self._path}: storage {key!r:.100} has an unknown type {storage_type!r:.100}')
+        if not isinstance(key, str) or not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise CheckpointError(f'{self._path}: malformed storage entry (key {key!r:.100}, '
+                                  f'element count {numel!r:.100})')
         if key not in self._storages:
             raw = self._read_record(f'data/{key}')
             dtype = storage_type.dtype
@@ -154,15 +209,39 @@ def load_torch_checkpoint(path):
             if byteorder in archive.namelist() and archive.read(byteorder).strip() != b'little':
                 raise CheckpointError(f'{path}: big-endian checkpoints are not supported')
 
+            file_size = os.path.getsize(path)
+
             def read_record(name):
                 try:
-                    return archive.read(root + name)
+                    info = archive.getinfo(root + name)
                 except KeyError:
                     raise CheckpointError(f'{path}: missing record {root + name}') from None
+                if info.file_size > file_size:  # only a compressed record can; torch stores them as they are
+                    raise CheckpointError(f'{path}: record {info.filename} unpacks to {info.file_size} bytes, more '
+                                          f'than the {file_size} bytes of the whole file')
+                return archive.read(info)
 
-            return _TorchUnpickler(archive.read(pickles[0]), read_record, path).load()
-    except (zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise CheckpointError(f'{path}: corrupt PyTorch checkpoint ({exc})') from exc
+            budget = TENSOR_BYTES_PER_FILE_BYTE * file_size + (1 << 20)
+            return _TorchUnpickler(read_record('data.pkl'), read_record, path, budget).load()
+    except CheckpointError as exc:
+        raise CheckpointError(_naming(path, exc)) from exc
+    except Exception as exc:  # anything else a malformed archive or pickle raises
+        raise CheckpointError(f'{path}: corrupt PyTorch checkpoint ({type(exc).__name__}: {exc})') from exc
+
+
+def _naming(path, exc):
+    """The message of ``exc``, starting with the file name when it does not already."""
+    message = str(exc)
+    return message if message.startswith(str(path)) else f'{path}: {message}'
+
+
+def _reconstruct_empty_array(reconstruct, subtype, shape, dtype_code):
+    """numpy's pickles start every array empty (``_reconstruct(ndarray, (0,), b'b')``) and fill it with
+    ``__setstate__``, which checks the data length against the declared shape. Any other shape would
+    allocate memory the file does not hold, so it is refused."""
+    if subtype is not np.ndarray or not isinstance(shape, tuple) or np.prod(shape, dtype=object) != 0:
+        raise CheckpointError(f'malformed numpy array header (type {subtype!r:.100}, shape {shape!r:.100})')
+    return reconstruct(subtype, shape, dtype_code)
 
 
 class _NativeUnpickler(pickle.Unpickler):
@@ -176,7 +255,8 @@ class _NativeUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module in ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray') and name in self.NUMPY_CLASSES:
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            return functools.partial(_reconstruct_empty_array, found) if name == '_reconstruct' else found
         if (module, name) == ('collections', 'OrderedDict'):
             return collections.OrderedDict
         raise CheckpointError(f'{self._path}: refusing to unpickle {module}.{name}; native checkpoints hold '
@@ -212,9 +292,11 @@ def read_checkpoint(path, state_dict_keys=STATE_DICT_KEYS):
     with open(path, 'rb') as f:
         try:
             obj = _NativeUnpickler(f, path).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        except CheckpointError as exc:
+            raise CheckpointError(_naming(path, exc)) from exc
+        except Exception as exc:  # anything else a malformed pickle raises
             raise CheckpointError(f'{path}: not a readable checkpoint (neither a PyTorch zip file nor a '
-                                  f'native pickle): {exc}') from exc
+                                  f'native pickle): {type(exc).__name__}: {exc}') from exc
     if obj == LEGACY_TORCH_MAGIC:
         raise CheckpointError(f'{path} uses the legacy (pre-1.6) torch.save format, which is not supported; '
                               f're-save it with torch >= 1.6')
@@ -248,7 +330,7 @@ def save_checkpoint(path, state_dict, meta=None, **extra):
     payload.update(extra)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, 'wb') as f:
             pickle.dump(payload, f, protocol=4)
@@ -261,6 +343,16 @@ def save_checkpoint(path, state_dict, meta=None, **extra):
             os.remove(tmp_path)
         raise
     return path
+
+
+def stale_temp_files(directory):
+    """The temporary files that :func:`save_checkpoint` calls killed while writing left in ``directory``
+    (``.<name>.<random>.tmp``, e.g. ``.epoch_3.pkl.k2j4x8.tmp``)."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted(os.path.join(directory, name) for name in os.listdir(directory)
+                  if name.startswith('.') and name.endswith(TEMP_SUFFIX) and '.pkl.' in name
+                  and os.path.isfile(os.path.join(directory, name)))
 
 
 def _rename_keys(state_dict, prefix_map):

@@ -309,3 +309,130 @@ def test_loaded_one_element_parameter_is_usable():
     conv = nn.Conv2d(3, 1, 1)
     load_state_dict(conv, {'weight': np.ones((1, 3, 1, 1), 'float32'), 'bias': np.full((1,), 0.5, 'float32')})
     assert float(conv(jt.ones((1, 3, 2, 2))).mean()) == pytest.approx(3.5)
+
+
+# ---------------------------------------------------------------------------
+# Crafted (malicious or damaged) checkpoints: every failure is a CheckpointError naming the file, and nothing
+# is allocated beyond the bytes the file holds.
+# ---------------------------------------------------------------------------
+
+
+class CraftedStorage(FakeStorage):
+    """A storage whose persistent id declares ``numel`` and ``key`` as given (any type)."""
+
+    def __init__(self, key, numel, flat):
+        super().__init__(key, 'FloatStorage', flat)
+        self.numel = numel
+
+
+class CraftedPickler(TorchZipPickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, CraftedStorage):
+            return ('storage', sys.modules['torch'].FloatStorage, obj.key, 'cpu', obj.numel)
+        return super().persistent_id(obj)
+
+
+def write_crafted_zip(path, obj, records):
+    buffer = io.BytesIO()
+    CraftedPickler(buffer, protocol=2).dump(obj)
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('archive/data.pkl', buffer.getvalue())
+        for key, data in records.items():
+            archive.writestr(f'archive/data/{key}', data)
+
+
+@pytest.mark.parametrize('storage, offset, size, stride, message', [
+    ('not a storage', 0, (2,), (1,), 'must be built from a storage, got str'),  # was AttributeError
+    (None, 'zero', (2,), (1,), 'storage offset must be an integer'),
+    (None, 0, ('2',), (1,), 'size must be a tuple of integers'),
+    (None, 0, (-1, 2), (1, 1), 'negative dimension'),
+    # A huge array declared over 4 floats by repeating them (stride 0): was MemoryError (7.28 TiB).
+    (None, 0, (10 ** 6, 10 ** 6), (0, 0), r'\(1000000000000 elements\) is larger than its storage of 4'),
+])
+def test_malformed_tensor_entries_are_refused(tmp_path, fake_torch, storage, offset, size, stride, message):
+    real = FakeStorage('0', 'FloatStorage', np.zeros(4, np.float32))
+    tensor = FakeTensor(real if storage is None else storage, offset, size, stride)
+    tensor.args = (tensor.args[0], offset) + tensor.args[2:]
+    path = str(tmp_path / 'crafted.pth')
+    write_torch_zip(path, {'model': {'w': tensor}}, [real])
+    with pytest.raises(CheckpointError, match=rf'crafted\.pth: .*{message}'):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize('key, numel', [('0', -1), ('0', 'many'), (['0'], 4), ('0', 10 ** 12)])
+def test_malformed_storage_entries_are_refused(tmp_path, fake_torch, key, numel):
+    storage = CraftedStorage(key, numel, np.zeros(4, np.float32))
+    path = str(tmp_path / 'crafted.pth')
+    write_crafted_zip(path, {'model': {'w': FakeTensor(storage, 0, (4,), (1,))}},
+                      {'0': np.zeros(4, np.float32).tobytes()})
+    with pytest.raises(CheckpointError, match=r'crafted\.pth: (malformed storage entry|storage 0 has 16 bytes)'):
+        read_checkpoint(path)
+
+
+class HugeArrayHeader:
+    """Pickles as numpy's array constructor with a huge shape (numpy itself always writes (0,))."""
+
+    def __reduce__(self):
+        return np.core.multiarray._reconstruct, (np.ndarray, (10 ** 6, 10 ** 6), b'b')
+
+
+def test_native_pickle_declaring_a_huge_array_is_refused(tmp_path):
+    path = tmp_path / 'huge.pkl'
+    path.write_bytes(pickle.dumps({'state_dict': {'w': HugeArrayHeader()}, 'meta': {}}, protocol=4))
+    with pytest.raises(CheckpointError, match=r'huge\.pkl: malformed numpy array header'):  # was MemoryError
+        read_checkpoint(str(path))
+    short = tmp_path / 'short.pkl'
+    short.write_bytes(pickle.dumps({'state_dict': {'w': ShortArray()}}, protocol=4))
+    with pytest.raises(CheckpointError, match=r'short\.pkl: not a readable checkpoint.*buffer size'):
+        read_checkpoint(str(short))
+
+
+class ShortArray:
+    """An array that declares a million floats but holds the bytes of four."""
+
+    def __reduce__(self):
+        state = (1, (10 ** 6,), np.dtype(np.float32), False, b'\0' * 16)
+        return np.core.multiarray._reconstruct, (np.ndarray, (0,), b'b'), state
+
+
+def test_truncated_and_damaged_zip_files_are_refused(tmp_path, fake_torch):
+    storage, tensor = contiguous('0', 'FloatStorage', np.arange(4096, dtype=np.float32))
+    good = tmp_path / 'good.pth'
+    write_torch_zip(str(good), {'model': {'w': tensor}}, [storage])
+    data = good.read_bytes()
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match=r'truncated\.pth'):
+        read_checkpoint(str(truncated))
+    damaged = tmp_path / 'damaged.pth'  # the central directory is intact, a record's bytes are not
+    start = data.index(np.arange(4096, dtype=np.float32).tobytes()[:64])
+    damaged.write_bytes(data[:start + 100] + b'\xff' * 64 + data[start + 164:])
+    with pytest.raises(CheckpointError, match=r'damaged\.pth: corrupt PyTorch checkpoint \(BadZipFile'):
+        read_checkpoint(str(damaged))
+
+
+def test_compressed_records_cannot_unpack_beyond_the_file_size(tmp_path, fake_torch):
+    storage, tensor = contiguous('0', 'FloatStorage', np.zeros(4 << 20, np.float32))  # 16 MiB of zeros
+    stored = tmp_path / 'stored.pth'
+    write_torch_zip(str(stored), {'model': {'w': tensor}}, [storage])
+    bomb = tmp_path / 'bomb.pth'  # the same archive deflated: 16 MiB of zeros pack into a few KiB
+    with zipfile.ZipFile(stored) as source, zipfile.ZipFile(bomb, 'w', zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(CheckpointError, match=r'bomb\.pth: record archive/data/0 unpacks to 16777216 bytes, '
+                                              r'more than the \d+ bytes of the whole file'):
+        read_checkpoint(str(bomb))
+    assert read_checkpoint(str(stored))['state_dict']['w'].shape == (4 << 20,)
+
+
+def test_many_tensors_of_one_storage_are_bounded_by_the_file_size(tmp_path, fake_torch):
+    storage, tensor = contiguous('0', 'FloatStorage', np.zeros(1 << 18, np.float32))  # 1 MiB
+    views = {f'w{i}': FakeTensor(storage, 0, (1 << 18,), (1,)) for i in range(8)}
+    path = str(tmp_path / 'many.pth')
+    write_torch_zip(path, {'model': views}, [storage])
+    with pytest.raises(CheckpointError, match=r'many\.pth: its tensors would hold more than 4 times the bytes'):
+        read_checkpoint(path)
+    tied = str(tmp_path / 'tied.pth')  # two tensors of one storage (tied weights) are fine
+    write_torch_zip(tied, {'model': {'a': tensor, 'b': FakeTensor(storage, 0, (1 << 18,), (1,))}}, [storage])
+    assert sorted(read_checkpoint(tied)['state_dict']) == ['a', 'b']

@@ -1,4 +1,5 @@
 import os
+import re
 
 from ...registry import HOOKS
 from .hook import Hook
@@ -11,8 +12,12 @@ class CheckpointHook(Hook):
     ``save_best='mIoU'`` keeps one ``best_mIoU_epoch_N.pkl`` for the best validation score.
 
     Runs last (VERY_LOW), after the logger and the invalid-loss check. Writing is
-    atomic and only rank 0 writes; the list of kept files and the best score
-    travel with the checkpoint so that a resumed run continues them.
+    atomic and only rank 0 writes; the best score travels with the checkpoint so
+    that a resumed run continues it. ``max_keep_ckpts`` rotates by what is on
+    disk: after each save, the ``epoch_N.pkl`` (``iter_N.pkl``) files with N up
+    to the current count are kept newest first, so a file whose removal was
+    interrupted is removed at the next save (files of a later N, from a run that
+    was resumed from an earlier checkpoint, are left to be overwritten).
     """
 
     priority = 'VERY_LOW'
@@ -31,7 +36,6 @@ class CheckpointHook(Hook):
         self.save_last = save_last
         self.save_best = save_best
         self.rule = rule
-        self.kept = []
         self.best_score = None
         self.best_path = None
         self._last_saved_iter = None
@@ -42,21 +46,32 @@ class CheckpointHook(Hook):
                              'default_hooks.checkpoint.by_epoch=False for an IterBasedTrainLoop')
 
     def _save(self, runner, filename):
-        # Update the bookkeeping first: it is saved inside the checkpoint being written.
-        path = os.path.join(runner.work_dir, filename)
-        self.kept = [p for p in self.kept if p != path] + [path]
-        dropped = []
-        if self.max_keep_ckpts > 0 and len(self.kept) > self.max_keep_ckpts:
-            dropped, self.kept = self.kept[:-self.max_keep_ckpts], self.kept[-self.max_keep_ckpts:]
         saved = runner.save_checkpoint(filename)
         self._last_saved_iter = runner.iter
-        if saved is not None:  # rank 0 only
-            for old in dropped:
-                if old != self.best_path and os.path.exists(old):
-                    os.remove(old)
+        if saved is not None and self.max_keep_ckpts > 0:  # rank 0 only
+            for old in self.rotated_out(runner):
+                os.remove(old)
+
+    def _counter(self, runner):
+        return runner.epoch if self.by_epoch else runner.iter
 
     def _name(self, runner):
-        return f'epoch_{runner.epoch}.pkl' if self.by_epoch else f'iter_{runner.iter}.pkl'
+        return f'{self._prefix}_{self._counter(runner)}.pkl'
+
+    @property
+    def _prefix(self):
+        return 'epoch' if self.by_epoch else 'iter'
+
+    def rotated_out(self, runner):
+        """The regular checkpoints on disk beyond the newest ``max_keep_ckpts`` (up to the current count)."""
+        pattern = re.compile(rf'{self._prefix}_(\d+)\.pkl')
+        numbered = []
+        for name in os.listdir(runner.work_dir):
+            match = pattern.fullmatch(name)
+            if match and int(match.group(1)) <= self._counter(runner):
+                numbered.append((int(match.group(1)), os.path.join(runner.work_dir, name)))
+        numbered.sort(reverse=True)
+        return [path for _, path in numbered[self.max_keep_ckpts:]]
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if not self.by_epoch and self.every_n_iters(runner, self.interval):
@@ -87,13 +102,12 @@ class CheckpointHook(Hook):
         if runner.save_checkpoint(os.path.basename(self.best_path)) is None:  # not rank 0
             return
         runner.logger.info(f'new best {self.save_best}: {score:.2f} -> {self.best_path}')
-        if previous and previous != self.best_path and previous not in self.kept and os.path.exists(previous):
+        if previous and previous != self.best_path and os.path.exists(previous):
             os.remove(previous)
 
     def state_dict(self):
-        return dict(kept=list(self.kept), best_score=self.best_score, best_path=self.best_path)
+        return dict(best_score=self.best_score, best_path=self.best_path)
 
     def load_state_dict(self, state):
-        self.kept = list(state.get('kept', []))
         self.best_score = state.get('best_score')
         self.best_path = state.get('best_path')
