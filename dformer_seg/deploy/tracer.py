@@ -72,7 +72,7 @@ class Tracer:
             located = type(exc)(f'{where} ({cls.__name__}): {exc}')
             located.located = True
             raise located from exc
-        except (RuntimeError, TypeError) as exc:
+        except (AttributeError, RuntimeError, TypeError) as exc:
             if 'TracedTensor' not in str(exc):
                 raise
             first_line = str(exc).strip().splitlines()[0]
