@@ -26,6 +26,6 @@ setup(
     packages=find_packages(include=['dformer_seg', 'dformer_seg.*']),
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt'), 'deploy': read_requirements('deploy.txt')},
     license='MIT',
 )

@@ -255,10 +255,11 @@ class TracedTensor:
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
     def broadcast(self, shape, dims=None):
+        """Jittor's ``broadcast`` to a shape (or to another value's shape), without ``dims``."""
         if dims is not None:
             raise ExportError('broadcast with dims is not supported by the ONNX tracer')
-        shape = broadcast_shapes(self.shape, _shape_args((shape,)) if not isinstance(shape, TracedTensor)
-                                 else shape.shape)
+        target = tuple(shape.shape) if hasattr(shape, 'shape') else _shape_args((shape,))
+        shape = broadcast_shapes(self.shape, target)
         return self.graph.op('Expand', [self, np.asarray(shape, dtype=np.int64)], shape, dtype=self.dtype)
 
     def __getitem__(self, index):

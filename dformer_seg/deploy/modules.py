@@ -23,7 +23,7 @@ from ..models.segmentors.encoder_decoder import RGBDEncoderDecoder
 from ..models.utils import ConvModule, DropPath
 from . import op_emitters as emit
 from .errors import ExportError
-from .graph import TracedTensor, to_numpy
+from .graph import to_numpy
 
 
 def _conv(module, x):
@@ -116,5 +116,4 @@ def describe(cls):
     return f'{cls.__module__}.{cls.__qualname__}'
 
 
-__all__ = ['MODULE_EMITTERS', 'TRACEABLE_MODULES', 'TracedTensor', 'describe', 'register_module_emitter',
-           'register_traceable_module']
+__all__ = ['MODULE_EMITTERS', 'TRACEABLE_MODULES', 'describe', 'register_module_emitter', 'register_traceable_module']

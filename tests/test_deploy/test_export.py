@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
-from dformer_seg.deploy import ExportError, VerificationError, export_onnx, ort_session  # noqa: E402
+from dformer_seg.deploy import VerificationError, export_onnx, ort_session  # noqa: E402
 from dformer_seg.deploy.export import random_inputs  # noqa: E402
 from deploy_models import (DFORMER, HEADS, SHAPE, build_segmentor, check_light_ham_head_export,  # noqa: E402
                            export_and_check)
