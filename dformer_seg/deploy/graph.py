@@ -9,6 +9,7 @@ not depend on the inputs (parameters, tables built from shapes) stay real
 Jittor or numpy arrays and enter the graph as constants where they meet a
 traced tensor.
 """
+import hashlib
 import numbers
 
 import numpy as np
@@ -50,24 +51,24 @@ class GraphBuilder:
         self.outputs.append((name, tensor.shape, tensor.dtype))
 
     def constant(self, value, key=None, name_hint=None):
-        """The graph name of a constant (numpy array, ``jt.Var`` or number), stored once per ``key``.
+        """The graph name of a constant (numpy array, ``jt.Var`` or number).
 
         A ``jt.Var`` is keyed by its identity and named after its state-dict key;
-        small arrays are keyed by their value.
+        equal arrays are stored once (e.g. the rotary tables that every block of
+        a DFormerv2 stage computes for itself).
         """
         if key is None and not isinstance(value, (np.ndarray, numbers.Number)):
             key = id(value)
             name_hint = name_hint or self._constant_names.get(key)
-        array = None
-        if key is None:
-            array = to_numpy(value)
-            if array.size <= 16:
-                key = ('value', array.dtype.str, array.shape, array.tobytes())
-        if key in self._constant_keys:
+        if key is not None and key in self._constant_keys:
             return self._constant_keys[key]
-        array = to_numpy(value) if array is None else array
-        name = name_hint if name_hint and name_hint not in self.constants else self.fresh('const')
-        self.constants[name] = array
+        array = to_numpy(value)
+        content_key = ('value', array.dtype.str, array.shape, hashlib.sha1(array.tobytes()).digest())
+        name = self._constant_keys.get(content_key)
+        if name is None:
+            name = name_hint if name_hint and name_hint not in self.constants else self.fresh('const')
+            self.constants[name] = array
+            self._constant_keys[content_key] = name
         if key is not None:
             self._constant_keys[key] = name
             self._kept.append(value)  # an identity key stays valid only while its object lives

@@ -43,3 +43,14 @@ def test_failed_verification_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+
+
+def test_opset_17_writes_reductions_with_axes_attributes(tmp_path):
+    import onnx
+
+    path = tmp_path / 'opset17.onnx'
+    export_and_check(build_segmentor(DFORMER, 'UPerHead'), path, opset=17)  # the PPM's 1x1 pooling: ReduceMean
+    model = onnx.load(str(path))
+    assert model.opset_import[0].version == 17
+    assert any(node.op_type == 'ReduceMean' and any(a.name == 'axes' for a in node.attribute)
+               for node in model.graph.node)
