@@ -10,8 +10,9 @@ from .export import (DEFAULT_OPSET, MAX_ABS_ERROR, MIN_AGREEMENT, SIZE_DIVISOR, 
                      depth_channels_of, export_onnx, ort_session, verify_onnx)
 from .modules import register_module_emitter, register_traceable_module
 from .op_emitters import OP_EMITTERS
+from .runtime import OnnxSegmentor
 
 __all__ = ['DEFAULT_OPSET', 'INSTALL_HINT', 'MAX_ABS_ERROR', 'MIN_AGREEMENT', 'OP_EMITTERS', 'SIZE_DIVISOR',
-           'ExportError', 'UnsupportedModuleError', 'Verification', 'VerificationError', 'check_shape',
+           'ExportError', 'OnnxSegmentor', 'UnsupportedModuleError', 'Verification', 'VerificationError', 'check_shape',
            'depth_channels_of', 'export_onnx', 'ort_session', 'register_module_emitter',
            'register_traceable_module', 'require', 'verify_onnx']
