@@ -16,8 +16,6 @@ import numpy as np
 
 from .errors import ExportError
 
-FLOAT_TYPES = ('float32',)
-
 
 class GraphBuilder:
     """Nodes, constants, inputs and outputs of one ONNX graph.
@@ -223,8 +221,6 @@ class TracedTensor:
             return self
         return self.graph.op('Reshape', [self, np.asarray(shape, dtype=np.int64)], shape, dtype=self.dtype)
 
-    view = reshape
-
     def permute(self, *dims):
         dims = [_normalise_axis(d, self.ndim) for d in _shape_args(dims)]
         if sorted(dims) != list(range(self.ndim)):
@@ -301,11 +297,6 @@ class TracedTensor:
             result = result.reshape([s for axis, s in enumerate(shape) if axis not in dropped])
         return result
 
-    def flip(self, dim):
-        dim = _normalise_axis(dim, self.ndim)
-        index = np.arange(self.shape[dim] - 1, -1, -1, dtype=np.int64)
-        return self.graph.op('Gather', [self, index], self.shape, dict(axis=dim), dtype=self.dtype)
-
     # -------------------------------------------------------- arithmetic
     def _binary(self, op_type, other, reverse=False):
         shape = broadcast_shapes(self.shape, constant_shape(other))
@@ -341,9 +332,6 @@ class TracedTensor:
 
     def abs(self):
         return self.graph.op('Abs', [self], self.shape)
-
-    def maximum(self, other):
-        return self._binary('Max', other)
 
     def _reduce(self, op_type, dims, keepdims):
         dims = range(self.ndim) if dims is None else (dims if isinstance(dims, (tuple, list)) else (dims,))
