@@ -31,7 +31,8 @@ def check_exportable(model):
     for name, module in model.named_modules():
         if module.is_training():
             raise ExportError(f'module {name or "<model>"} is in training mode; call model.eval() before export')
-        if isinstance(module, NMF2D) and module.rand_init and module.bases_seed is None:
+        injected_bases = '_build_bases' in vars(module)  # fixed bases put in place by the user (see NMF2D)
+        if isinstance(module, NMF2D) and module.rand_init and module.bases_seed is None and not injected_bases:
             raise ExportError(
                 f'{name}: the LightHamHead NMF draws random bases on every forward (nmf_seed=None), so it has no '
                 'fixed graph; export with seeded bases, e.g. --cfg-options model.decode_head.nmf_seed=0')
