@@ -20,9 +20,9 @@ from .errors import ExportError
 class GraphBuilder:
     """Nodes, constants, inputs and outputs of one ONNX graph.
 
-    Constants are deduplicated by the identity of the array they come from
-    (a parameter used twice is stored once) and named after ``names`` (the
-    model's state-dict keys) where known.
+    Constants are stored once per identity (a parameter used twice) and per
+    content (equal tables computed twice), and named after ``constant_names``
+    (the model's state-dict keys, by ``id`` of the ``jt.Var``) where known.
     """
 
     def __init__(self, opset, constant_names=None):
@@ -77,9 +77,9 @@ class GraphBuilder:
         name = self._constant_names.get(id(value))
         return name + suffix if name else None
 
-    def node(self, op_type, inputs, attributes=None, outputs=None, hint=None):
+    def node(self, op_type, inputs, attributes=None, outputs=None):
         """Add a node; returns the names of its outputs (one fresh name unless ``outputs`` is given)."""
-        outputs = outputs or [self.fresh(hint or op_type.lower())]
+        outputs = outputs or [self.fresh(op_type.lower())]
         self.nodes.append((op_type, list(inputs), list(outputs), dict(attributes or {})))
         return outputs
 
@@ -89,7 +89,7 @@ class GraphBuilder:
         return TracedTensor(self, self.node(op_type, names, attributes)[0], shape, dtype)
 
     def reduce(self, op_type, x, axes, shape, keepdims):
-        """ReduceMean / ReduceSum / ReduceMax over ``axes`` (an input from opset 18 on, an attribute before)."""
+        """ReduceMean / ReduceSum over ``axes`` (an input from opset 18 on, an attribute before)."""
         axes = [int(a) for a in axes]
         if op_type == 'ReduceSum' or self.opset >= 18:
             return self.op(op_type, [x, np.asarray(axes, dtype=np.int64)], shape, dict(keepdims=int(keepdims)))

@@ -101,7 +101,7 @@ def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
     elif activation is not None:
         raise ExportError(f'linear: activation {activation!r} has no ONNX form')
     if scale is not None:
-        y = as_traced(graph, scale) * y if not isinstance(scale, TracedTensor) else scale * y
+        y = as_traced(graph, scale) * y
     return y if residual is None else residual + y
 
 
