@@ -27,6 +27,6 @@ setup(
     package_data={'dformer_seg.ops': ['csrc/*.h']},  # the fast-op kernel sources, read at run time
     python_requires='>=3.10',
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={'tests': read_requirements('tests.txt'), 'deploy': read_requirements('deploy.txt')},
     license='MIT',
 )

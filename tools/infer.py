@@ -2,7 +2,11 @@
 
     python tools/infer.py CONFIG CHECKPOINT --rgb PATH_OR_DIR --depth PATH_OR_DIR --out DIR
                           [--overlay] [--legend] [--opacity 0.5] [--tta] [--save-scores]
-                          [--cfg-options k=v ...] [--device auto|cpu|cuda]
+                          [--cfg-options k=v ...] [--device auto|cpu|cuda] [--backend jittor|onnxruntime]
+
+CHECKPOINT may be an .onnx file exported by tools/deployment/export_onnx.py (with
+``--backend onnxruntime``, the default for .onnx files): ONNX Runtime then computes
+the logits and the same label maps and overlays are written.
 
 --rgb/--depth are one image file each, or two folders whose files are paired by
 file name stem (``RGB/0001.jpg`` with ``Depth/0001.png``); files without a
@@ -50,7 +54,15 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.test_cfg.mode=whole')
     parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    parser.add_argument('--backend', choices=('jittor', 'onnxruntime'),
+                        help='jittor (checkpoints) or onnxruntime (an exported .onnx); default: from the file')
     args = parser.parse_args(argv)
+    is_onnx = args.checkpoint.endswith('.onnx')
+    if args.backend is not None and (args.backend == 'onnxruntime') != is_onnx:
+        parser.error(f'--backend {args.backend} does not fit {args.checkpoint}: onnxruntime runs an exported .onnx '
+                     'file, jittor runs .pkl / .pth checkpoints')
+    if is_onnx and args.tta:
+        parser.error('--tta resizes the images, but an .onnx model has a fixed input size')
     if not 0.0 <= args.opacity <= 1.0:
         parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
     if args.legend and not args.overlay:

@@ -48,7 +48,7 @@ install_python_packages() {
     fi
     echo "[setup] installing Python packages into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e "$REPO[tests]"
+    "$VENV/bin/python" -m pip install -q -e "$REPO[tests,deploy]"
     echo "$digest" > "$stamp"
 }
 

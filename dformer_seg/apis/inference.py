@@ -54,7 +54,9 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     Args:
         config: a config file path or a :class:`Config`.
         checkpoint: official PyTorch ``.pth`` or native ``.pkl`` weights of the whole
-            segmentor; None keeps the initial weights.
+            segmentor; None keeps the initial weights. An ``.onnx`` file exported by
+            ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.runtime.OnnxSegmentor`
+            (ONNX Runtime; needs ``requirements/deploy.txt``) that works with :func:`inference_model`.
         device: 'auto' | 'cpu' | 'cuda'.
         strict: refuse a checkpoint whose keys or shapes differ from the model
             (the error lists the offending keys).
@@ -69,6 +71,10 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
         raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
     if 'model' not in config:
         raise KeyError(f'config {config.filename} has no "model" entry')
+    if checkpoint is not None and os.fspath(checkpoint).endswith('.onnx'):
+        # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
+        from ..deploy.runtime import OnnxSegmentor
+        return OnnxSegmentor(os.fspath(checkpoint), config)
     use_device(device)
 
     model_cfg = copy.deepcopy(config.to_dict()['model'])

@@ -21,6 +21,11 @@ of the config's ``optim_wrapper`` (AdamW in the official recipes).
 ``--profile`` runs a few more calls under Jittor's profiler and prints the
 time per op type (oneDNN convs, matmuls, the fast-op kernels of
 ``dformer_seg.ops``, generic fused kernels, ...) and the slowest kernels.
+
+``--backend onnxruntime MODEL.onnx`` times an exported model (see
+docs/deployment.md) in ONNX Runtime on the CPU with ``--threads`` intra-op
+threads (default: all cores), at the input size it was exported for, in the
+same way (first call, warm-up, timed calls of the logits).
 """
 import argparse
 import os
@@ -59,7 +64,23 @@ def parse_args(argv=None):
     parser.add_argument('--top', type=int, default=15, help='slowest kernels listed by --profile (default 15)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.backbone.drop_path_rate=0')
+    parser.add_argument('--backend', choices=('jittor', 'onnxruntime'), default='jittor',
+                        help='jittor (the config) or onnxruntime (an exported .onnx file, given in place of '
+                             'CONFIG or CHECKPOINT); default jittor')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='ONNX Runtime intra-op threads (default: all cores)')
     args = parser.parse_args(argv)
+    if args.backend == 'onnxruntime':
+        onnx_files = [p for p in (args.config, args.checkpoint) if p is not None and p.endswith('.onnx')]
+        if len(onnx_files) != 1:
+            parser.error('--backend onnxruntime times one exported .onnx file: pass MODEL.onnx')
+        if args.train or args.profile or (args.batch or 1) != 1:
+            parser.error('--backend onnxruntime times batch-1 inference only (no --train, --profile, --batch)')
+        args.onnx = onnx_files[0]
+    elif any(p is not None and p.endswith('.onnx') for p in (args.config, args.checkpoint)):
+        parser.error('an .onnx file runs in ONNX Runtime: add --backend onnxruntime')
+    if args.threads is not None and args.threads < 1:
+        parser.error('--threads must be at least 1')
     if args.batch is None:
         args.batch = 2 if args.train else 1
     for name in ('batch', 'repeat'):
@@ -189,8 +210,39 @@ def run_profile(step, batch, runs):
     return report
 
 
+def benchmark_onnxruntime(args):
+    """Time an exported model in ONNX Runtime (batch 1, its own input size); same report as for Jittor."""
+    from dformer_seg.deploy import ort_session
+
+    start = time.perf_counter()
+    session = ort_session(args.onnx, threads=args.threads)
+    build_s = time.perf_counter() - start
+    inputs = {i.name: tuple(i.shape) for i in session.get_inputs()}
+    rng = np.random.default_rng(0)
+    feeds = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in inputs.items()}
+    step = lambda feeds: session.run(None, feeds)  # noqa: E731
+    threads = args.threads or os.cpu_count()
+    height, width = inputs['rgb'][2:]
+    print(f'{os.path.basename(args.onnx)}: ONNX Runtime {session.get_providers()[0]}, {threads} threads, batch 1, '
+          f'{height}x{width}, load average {os.getloadavg()[0]:.2f}')
+    print(f'session creation (graph optimisation): {build_s:.2f} s')
+    first = timed(step, feeds)
+    print(f'first call: {first:.2f} s')
+    for _ in range(args.warmup):
+        step(feeds)
+    times_ms = [1000.0 * timed(step, feeds) for _ in range(args.repeat)]
+    median = statistics.median(times_ms)
+    print(f'latency over {args.repeat} calls: median {median:.1f} ms, min {min(times_ms):.1f} ms, '
+          f'max {max(times_ms):.1f} ms')
+    print(f'throughput: {1000.0 / median:.2f} images/s')
+    print(f'peak resident memory: {peak_rss_mib():.0f} MiB')
+    return dict(build_s=build_s, first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.backend == 'onnxruntime':
+        return benchmark_onnxruntime(args)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

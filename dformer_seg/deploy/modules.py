@@ -1,0 +1,119 @@
+"""Which modules the ONNX tracer can handle, and how.
+
+Two tables, both keyed by the exact class (a subclass that changes
+``execute`` is a different module and must be registered itself):
+
+* :data:`MODULE_EMITTERS`: leaf layers written directly as ONNX nodes
+  (convolutions, norms, activations, linear layers, pooling);
+* :data:`TRACEABLE_MODULES`: modules whose ``execute`` is traced as written:
+  it only combines sub-modules, ``dformer_seg.ops`` functions and the tensor
+  methods :class:`~.graph.TracedTensor` records.
+
+Any other module that receives a traced tensor stops the export with its
+class and its place in the model. Register your own with
+:func:`register_module_emitter` or :func:`register_traceable_module`.
+"""
+import numpy as np
+from jittor import nn
+
+from .. import ops
+from ..models.backbones import dformer, dformerv2
+from ..models.decode_heads import deeplabv3plus_head, fcn_head, ham_head, head_layers, mlp_decoder, nl_head, uper_head
+from ..models.segmentors.encoder_decoder import RGBDEncoderDecoder
+from ..models.utils import ConvModule, DropPath
+from . import op_emitters as emit
+from .errors import ExportError
+from .graph import to_numpy
+
+
+def _conv(module, x):
+    if getattr(module, 'padding_mode', 'zeros') != 'zeros':
+        raise ExportError(f'Conv2d with padding_mode={module.padding_mode!r} has no ONNX form here (only zeros)')
+    return emit.conv2d(x, module.weight, module.bias, module.stride, module.padding, module.dilation,
+                       module.groups)
+
+
+def _batch_norm(module, x):
+    """Evaluation-mode BatchNorm as Jittor computes it: ``x * w + b`` with the statistics folded in."""
+    weight = to_numpy(module.weight) if module.weight is not None else np.float32(1.0)
+    bias = to_numpy(module.bias) if module.bias is not None else np.float32(0.0)
+    scale = (weight / np.sqrt(to_numpy(module.running_var) + np.float32(module.eps))).astype(np.float32)
+    shift = (bias - to_numpy(module.running_mean) * scale).astype(np.float32)
+    channel_shape = (-1,) + (1,) * (x.ndim - 2)
+    return x * scale.reshape(channel_shape) + shift.reshape(channel_shape)
+
+
+def _linear(module, x, scale=None, residual=None):
+    return emit.linear(x, module.weight, module.bias, getattr(module, 'activation', None), scale, residual)
+
+
+def _leaky_relu(module, x):
+    return x.graph.op('LeakyRelu', [x], x.shape, dict(alpha=float(module.negative_slope)))
+
+
+def _sigmoid(module, x):
+    return x.graph.op('Sigmoid', [x], x.shape)
+
+
+def _identity(module, x):
+    return x
+
+
+def _adaptive_avg_pool(module, x):
+    """PyTorch-exact adaptive pooling: a mean for 1x1, else the two bin-averaging matrix products."""
+    out_h, out_w = module.output_size
+    if (out_h, out_w) == (1, 1):
+        return x.mean(dims=(2, 3), keepdims=True)
+    rows = head_layers.adaptive_pool_matrix(x.shape[2], out_h)
+    cols = head_layers.adaptive_pool_matrix(x.shape[3], out_w)
+    return emit.matmul(emit.matmul(rows, x), np.ascontiguousarray(cols.T))
+
+
+MODULE_EMITTERS = {
+    nn.Conv2d: _conv,
+    ops.Conv2d: _conv,
+    nn.BatchNorm: _batch_norm,
+    nn.Linear: _linear,
+    ops.Linear: _linear,
+    nn.ReLU: lambda module, x: emit.relu(x),
+    nn.GELU: lambda module, x: emit.gelu(x),
+    ops.GELU: lambda module, x: emit.gelu(x),
+    nn.LeakyReLU: _leaky_relu,
+    nn.Sigmoid: _sigmoid,
+    nn.Identity: _identity,
+    nn.Dropout: _identity,     # evaluation mode (checked before tracing)
+    nn.Dropout2d: _identity,
+    head_layers.AdaptiveAvgPool2d: _adaptive_avg_pool,
+}
+
+TRACEABLE_MODULES = {
+    nn.Sequential, RGBDEncoderDecoder, ConvModule, DropPath,
+    # DFormer
+    dformer.DFormer, dformer.DFormerBlock, dformer.RGBDAttention, dformer.ConvFFN, dformer.ChannelsLastLayerNorm,
+    # DFormerv2
+    dformerv2.DFormerv2, dformerv2.PatchEmbed, dformerv2.PatchMerging, dformerv2.LayerNorm,
+    dformerv2.ChannelsLastDWConv, dformerv2.GeometryPrior, dformerv2.DecomposedGeometryAttention,
+    dformerv2.FullGeometryAttention, dformerv2.ConvFFN, dformerv2.GeometryBlock, dformerv2.GeometryStage,
+    # decode heads
+    ham_head.LightHamHead, ham_head.Hamburger, ham_head.NMF2D, fcn_head.FCNHead, mlp_decoder.MLPDecoder,
+    mlp_decoder.MLP, uper_head.UPerHead, uper_head.PPM, deeplabv3plus_head.DeepLabV3Plus, deeplabv3plus_head.ASPP,
+    deeplabv3plus_head.ASPPConv, deeplabv3plus_head.ASPPPooling, nl_head.NLHead, nl_head.NonLocal2d,
+}
+
+
+def register_module_emitter(cls, emitter):
+    """Write modules of exactly ``cls`` with ``emitter(module, *args, **kwargs) -> TracedTensor``."""
+    MODULE_EMITTERS[cls] = emitter
+
+
+def register_traceable_module(cls):
+    """Trace the ``execute`` of ``cls`` as written (it must use only supported ops and modules)."""
+    TRACEABLE_MODULES.add(cls)
+    return cls
+
+
+def describe(cls):
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+__all__ = ['MODULE_EMITTERS', 'TRACEABLE_MODULES', 'describe', 'register_module_emitter', 'register_traceable_module']
