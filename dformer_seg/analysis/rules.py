@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import jittor as jt
 from jittor import nn
 
+from .. import ops as ops_package
+
 from ..ops.flop_rules import ACTIVATION_COSTS, INTERPOLATION_COSTS, numel as _numel, output_numel as _output_numel
 from ..ops.flop_rules import softmax_rows as _softmax_rows
 
@@ -231,7 +233,7 @@ def thop_window_pool_function(call):
 
 # ------------------------------------------- fast-op rules (dformer_seg.ops)
 # Public names of dformer_seg.ops that compute nothing (the switch between kernels and plain Jittor, the registry).
-FAST_OP_HELPERS = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'fast_ops', 'fast_ops_enabled'})
+FAST_OP_HELPERS = ops_package.HELPER_NAMES
 
 
 def _registry_rule(rule, *with_output):

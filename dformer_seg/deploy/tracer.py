@@ -20,8 +20,8 @@ from .errors import ExportError, UnsupportedModuleError
 from .graph import GraphBuilder, TracedTensor, is_traced
 from .modules import MODULE_EMITTERS, TRACEABLE_MODULES, describe
 
-# Public names of dformer_seg.ops that compute nothing (the kernel switch) or are module classes.
-OPS_WITHOUT_EMITTER = frozenset({'FAST_OPS_ENV', 'fast_ops', 'fast_ops_enabled', 'use_cpu_kernels'})
+# Public names of dformer_seg.ops that compute nothing (the registry, the kernel switch); classes are modules.
+OPS_WITHOUT_EMITTER = ops.HELPER_NAMES
 # Binary operators of jt.Var that must hand over to the traced tensor when it is the right operand.
 VAR_OPERATORS = {'__add__': '__radd__', '__sub__': '__rsub__', '__mul__': '__rmul__', '__truediv__': '__rtruediv__'}
 

@@ -23,6 +23,9 @@ from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax
 
-__all__ = ['FAST_OPS', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc',
+# Public names that compute nothing: the registry and the switch between kernels and plain Jittor.
+HELPER_NAMES = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'HELPER_NAMES', 'fast_ops', 'fast_ops_enabled'})
+
+__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc',
            'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
            'pointwise_conv2d', 'rotate_pairs', 'softmax']
