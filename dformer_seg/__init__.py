@@ -1,16 +1,12 @@
-"""dformer_seg: an RGB-D semantic segmentation toolbox on Jittor."""
-import logging as _logging
-import sys as _sys
+"""dformer_seg: an RGB-D semantic segmentation toolbox on Jittor.
 
-from .runtime import describe as _describe, prepare_environment as _prepare_environment
+Importing the package has no side effects: call :func:`dformer_seg.runtime.setup`
+before importing anything that imports Jittor (the tools do it for you).
+"""
+import logging as _logging
+
 from .version import __version__
 
-_prepare_environment()
-if not _logging.getLogger('dformer_seg').handlers:
-    _handler = _logging.StreamHandler(_sys.stderr)
-    _handler.setFormatter(_logging.Formatter('%(asctime)s - %(name)s - %(levelname)s - %(message)s'))
-    _logging.getLogger('dformer_seg').addHandler(_handler)
-    _logging.getLogger('dformer_seg').setLevel(_logging.INFO)
-_logging.getLogger('dformer_seg').info(_describe())
+_logging.getLogger('dformer_seg').addHandler(_logging.NullHandler())
 
 __all__ = ['__version__']

@@ -1,6 +1,9 @@
-"""Prepare the process environment for Jittor before it is first imported.
+"""Set up Jittor for the toolbox: :func:`setup`, an explicit and idempotent call.
 
-Two problems are solved here, once, for every entry point of the toolbox:
+The tools, :func:`dformer_seg.apis.init_model` and the Runner call it; in your own
+script call ``dformer_seg.runtime.setup()`` (optionally ``device='cpu'|'cuda'``)
+before importing anything that imports Jittor. Importing ``dformer_seg`` itself
+changes nothing. Two problems are solved when it runs before Jittor is imported:
 
 * A machine with ``nvcc`` but without a working CUDA driver/runtime (or GPU)
   makes ``import jittor`` die while looking for ``libcudart``. We probe the
@@ -11,9 +14,15 @@ Two problems are solved here, once, for every entry point of the toolbox:
   Jittor looks for its own copy; otherwise we set ``use_mkl=0`` and warn that
   convolutions will be much slower.
 
-The device is chosen with the ``DFORMER_SEG_DEVICE`` environment variable
-(``auto`` | ``cpu`` | ``cuda``), which the tools set from ``--device``.
-Nothing here imports Jittor.
+When Jittor was imported first (a notebook that did ``import jittor``), setup
+works with the Jittor that is loaded: it selects the device and says what is
+missing (oneDNN, CUDA) and what to set next time. On a machine with ``nvcc`` but
+no CUDA runtime a bare ``import jittor`` dies inside Jittor before any of this
+can act: there, set ``nvcc_path=""`` in the environment or call ``setup()``
+first.
+
+The device defaults to the ``DFORMER_SEG_DEVICE`` environment variable
+(``auto`` | ``cpu`` | ``cuda``). Only :func:`setup` and :func:`use_device` import Jittor.
 """
 import ctypes
 import ctypes.util
@@ -110,8 +119,7 @@ def prepare_environment(device=None):
                                f'cannot switch to {device} in the same process')
         return dict(_state)
     if 'jittor' in sys.modules:
-        raise RuntimeError('jittor was imported before dformer_seg; import dformer_seg first '
-                           'so that the runtime can be prepared')
+        return _adopt_loaded_jittor(device)
 
     if 'nvcc_path' in os.environ and device == 'auto':
         chosen = 'cuda' if os.environ['nvcc_path'] else 'cpu'
@@ -138,6 +146,40 @@ def prepare_environment(device=None):
                            f'Install it with `{ONEDNN_INSTALL_HINT}`.')
     _state.update(device=chosen, reason=reason, onednn=onednn)
     return dict(_state)
+
+
+def _adopt_loaded_jittor(device):
+    """The runtime state of a Jittor that was imported before :func:`prepare_environment`."""
+    import jittor as jt
+    from jittor import compile_extern
+    if device == 'cuda' and not jt.has_cuda:
+        raise RuntimeError('--device cuda was requested, but the loaded Jittor has no CUDA (it was imported '
+                           'before dformer_seg.runtime.setup(); check nvcc_path and the CUDA runtime)')
+    if compile_extern.mkl_ops is not None:
+        onednn = 'oneDNN active (loaded by Jittor)'
+    else:
+        onednn = 'oneDNN disabled'
+        logger.warning('Jittor was imported before dformer_seg.runtime.setup() without oneDNN: convolutions run '
+                       'about 60x slower on the CPU. Call dformer_seg.runtime.setup() before importing jittor '
+                       f'(with `{ONEDNN_INSTALL_HINT}` done) to use the system oneDNN.')
+    chosen = 'cuda' if device != 'cpu' and jt.has_cuda else 'cpu'
+    _state.update(device=chosen, reason='Jittor was imported before the set-up', onednn=onednn)
+    return dict(_state)
+
+
+def setup(device=None):
+    """Prepare Jittor for ``device`` ('auto' | 'cpu' | 'cuda'; default ``$DFORMER_SEG_DEVICE`` or auto).
+
+    Idempotent: later calls return the same state (and switch ``jt.flags.use_cuda``
+    when Jittor is loaded). Returns a dict with ``device``, ``reason`` and ``onednn``.
+    """
+    first = not _state
+    state = prepare_environment(device)
+    if 'jittor' in sys.modules:
+        use_device(device or os.environ.get(DEVICE_ENV) or 'auto')
+    if first:
+        logger.info(describe())
+    return state
 
 
 def describe():

@@ -7,7 +7,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-import dformer_seg  # noqa: E402,F401  (prepares the Jittor runtime before any test imports jittor)
+from dformer_seg import runtime  # noqa: E402
+
+runtime.setup()  # before any test imports jittor
 
 # DFORMER_SEG_KERNEL_FLAGS (e.g. -mno-avx512f) builds the fast-op kernels for another instruction set;
 # tests/test_ops/test_instruction_sets.py runs the kernel tests that way.

@@ -90,8 +90,26 @@ def test_system_onednn_is_wired_where_jittor_looks(tmp_path):
     assert out['state']['onednn'] == 'oneDNN active'
 
 
-def test_import_reports_device_and_onednn():
-    result = subprocess.run([sys.executable, '-c', 'import dformer_seg'], capture_output=True, text=True,
+def test_import_has_no_side_effects(tmp_path):
+    code = """
+    import json, logging, os, sys
+    before = dict(os.environ)
+    import dformer_seg, dformer_seg.registry, dformer_seg.cli
+    handlers = [type(h).__name__ for h in logging.getLogger('dformer_seg').handlers]
+    changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+    print(json.dumps(dict(handlers=handlers, changed=changed, jittor='jittor' in sys.modules,
+                          cache=os.path.exists(os.path.expanduser('~/.cache/jittor')))))
+    """
+    result = run_python(code, {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out == dict(handlers=['NullHandler'], changed=[], jittor=False, cache=False)
+    assert result.stderr == ''
+
+
+def test_setup_reports_device_and_onednn_through_the_tools_logger():
+    code = 'from dformer_seg import cli; cli.prepare([])'
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
     assert result.returncode == 0, result.stderr
     assert 'dformer_seg: device=' in result.stderr and 'oneDNN' in result.stderr
@@ -99,8 +117,26 @@ def test_import_reports_device_and_onednn():
 
 def test_jittor_imports_on_this_machine():
     """The real case: nvcc may exist without a CUDA runtime; Jittor must still import and compute."""
-    code = 'import dformer_seg, jittor as jt; print(float((jt.ones(3) * 2).sum()))'
+    code = 'from dformer_seg import runtime; runtime.setup(); import jittor as jt; print(float((jt.ones(3) * 2).sum()))'
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=REPO), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == '6.0'
+
+
+def test_import_after_jittor_works_when_jittor_is_usable():
+    """A notebook that imported jittor first (with nvcc_path set, as the docs say for such machines)."""
+    code = """
+    import jittor as jt
+    from dformer_seg import runtime
+    state = runtime.setup()
+    from dformer_seg.registry import BACKBONES
+    model = BACKBONES.build(dict(type='DFormer', arch='tiny'))
+    print(state['device'], state['reason'], type(model).__name__, runtime.setup() == state)
+    """
+    env = {k: v for k, v in os.environ.items() if k != runtime.DEVICE_ENV}
+    env.update(PYTHONPATH=REPO, nvcc_path='')
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code).strip()], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == 'cpu Jittor was imported before the set-up DFormer True'

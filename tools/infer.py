@@ -27,7 +27,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import DEVICE_CHOICES, select_device  # noqa: E402  (tools/train.py)
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
@@ -53,7 +53,7 @@ def parse_args(argv=None):
                         help='also save the class probabilities as .npy (DIR/scores)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.test_cfg.mode=whole')
-    parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
+    cli.add_device_argument(parser)
     parser.add_argument('--backend', choices=('jittor', 'onnxruntime'),
                         help='jittor (checkpoints) or onnxruntime (an exported .onnx); default: from the file')
     args = parser.parse_args(argv)
@@ -178,15 +178,13 @@ def run(args):
 
 
 def main(argv=None):
-    select_device(argv)
+    cli.prepare(argv)
     args = parse_args(argv)
-
-    from dformer_seg.config import ConfigError
-    from dformer_seg.utils.checkpoint import CheckpointError
-
     try:
         failures = run(args)
-    except (InputError, ConfigError, CheckpointError, FileNotFoundError) as exc:
+    except (InputError,) + cli.user_error_types() as exc:
+        if cli.debug_requested():
+            raise
         sys.exit(f'error: {exc}')
     if failures:
         sys.exit(f'error: {len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))

@@ -5,7 +5,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$REPO/tools/setup_env.sh"
 cd "$REPO"
 # The first run compiles Jittor's core and kernels (minutes); later runs use ~/.cache/jittor.
-python -c "import dformer_seg, jittor"
+python -c "from dformer_seg import runtime; runtime.setup(); import jittor"
 set +e
 if [ "$#" -eq 0 ]; then set -- tests; fi
 python -m pytest -q "$@"

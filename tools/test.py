@@ -19,15 +19,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from train import DEVICE_CHOICES, load_config, select_device  # noqa: E402  (tools/train.py)
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    from dformer_seg.config import DictAction
-    from dformer_seg.utils.cli import add_debug_argument
-
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
-    parser.add_argument('config', help='config file')
+    cli.add_config_arguments(parser)
     parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
     parser.add_argument('--out', help='folder for label PNGs; with --format-only, the results .json file')
     parser.add_argument('--show-dir', help='folder for colour overlays of the predictions')
@@ -36,11 +33,8 @@ def parse_args(argv=None):
                         help='only export predictions as RLE records to --out (no labels needed)')
     parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
     parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
-    parser.add_argument('--work-dir', help='where the log goes (default: work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config entries, e.g. model.test_cfg.mode=slide')
-    parser.add_argument('--device', choices=DEVICE_CHOICES, help="default: the config's device (auto)")
-    add_debug_argument(parser)
+    cli.add_device_argument(parser)
+    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.format_only and not (args.out and args.out.endswith('.json')):
         parser.error('--format-only needs --out FILE.json')
@@ -59,17 +53,16 @@ def check_outputs(args):
 
 
 def main(argv=None):
-    select_device(argv)
+    cli.prepare(argv)
     args = parse_args(argv)
-    from dformer_seg.utils.cli import report_user_errors
-    with report_user_errors(args.debug):
+    with cli.report_user_errors(args.debug):
         return evaluate(args)
 
 
 def evaluate(args):
     from dformer_seg.config import ConfigError
     check_outputs(args)
-    cfg = load_config(args)
+    cfg = cli.load_config(args)
     if 'test_dataloader' not in cfg:
         raise ConfigError(f'{args.config} has no test_dataloader')
     cfg.model.pretrained = None  # the checkpoint holds every weight; no ImageNet file is read

@@ -15,7 +15,7 @@ from ..datasets.errors import DataError
 from ..datasets.metainfo import label_palette
 from ..datasets.pipelines import Compose
 from ..registry import DATASETS, SEGMENTORS
-from ..runtime import use_device
+from ..runtime import setup, use_device
 from ..utils.checkpoint import load_state_dict, read_checkpoint
 from ..utils.numerics import check_finite_scores
 
@@ -75,6 +75,7 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
         # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
         from ..deploy.runtime import OnnxSegmentor
         return OnnxSegmentor(os.fspath(checkpoint), config)
+    setup()
     use_device(device)
 
     model_cfg = copy.deepcopy(config.to_dict()['model'])

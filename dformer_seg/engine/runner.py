@@ -25,6 +25,7 @@ import time
 import jittor as jt
 import numpy as np
 
+from .. import runtime
 from ..config import ConfigError
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, SEGMENTORS
@@ -140,6 +141,7 @@ class Runner:
                  allow_existing_work_dir=False):
         if not work_dir:
             raise ValueError('a work_dir is needed (set work_dir in the config or pass --work-dir)')
+        runtime.setup()  # idempotent; the tools have already made this call
         self.work_dir = os.path.abspath(work_dir)
         self.cfg = cfg
         self.timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())

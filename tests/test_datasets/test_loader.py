@@ -143,7 +143,8 @@ MPI_SCRIPT = '''
 import json
 import sys
 sys.path.insert(0, {repo!r})
-import dformer_seg  # noqa: F401
+from dformer_seg import runtime
+runtime.setup()
 import jittor as jt
 from dformer_seg.datasets import build_dataloader
 pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile', channels=1),

@@ -77,6 +77,6 @@ def test_missing_onnx_says_what_to_install(tmp_path, monkeypatch):
 
 def test_toolbox_imports_without_onnx():
     code = ("import sys; sys.modules['onnx'] = None; sys.modules['onnxruntime'] = None; "
-            "import dformer_seg, dformer_seg.apis, dformer_seg.deploy; print('ok')")
+            "from dformer_seg import runtime; runtime.setup(); import dformer_seg.apis, dformer_seg.deploy; print('ok')")
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith('ok'), result.stderr[-2000:]

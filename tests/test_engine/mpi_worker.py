@@ -8,7 +8,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import dformer_seg  # noqa: E402,F401
+from dformer_seg import runtime  # noqa: E402
+
+runtime.setup()
 import numpy as np  # noqa: E402
 
 from dformer_seg.datasets.loader import RGBDDataLoader  # noqa: E402

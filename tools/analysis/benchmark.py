@@ -37,7 +37,9 @@ import time
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
-import dformer_seg  # noqa: E402  (prepares the Jittor runtime; must precede `import jittor`)
+from dformer_seg import cli  # noqa: E402
+
+cli.prepare()  # reads --device; before anything imports Jittor
 import jittor as jt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -21,29 +21,15 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
-
-DEVICE_CHOICES = ('auto', 'cpu', 'cuda')
-# dformer_seg.runtime.DEVICE_ENV; importing anything from dformer_seg already prepares Jittor.
-DEVICE_ENV = 'DFORMER_SEG_DEVICE'
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    # --device must reach the runtime before dformer_seg (and with it Jittor) is imported.
-    early = argparse.ArgumentParser(add_help=False)
-    early.add_argument('--device', choices=DEVICE_CHOICES, default='auto')
-    device = early.parse_known_args(argv)[0].device
-    os.environ[DEVICE_ENV] = device
-
-    from dformer_seg.config import DictAction
-
     parser = argparse.ArgumentParser(description='Parameters and FLOPs of a dformer_seg segmentor')
-    parser.add_argument('config', help='config file')
+    cli.add_config_arguments(parser, work_dir=False)
     parser.add_argument('--shape', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'),
                         help='input height and width (default 480 640, as in the papers)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
-                        help='override config entries, e.g. model.decode_head.channels=256')
-    parser.add_argument('--device', choices=DEVICE_CHOICES, default='auto',
-                        help='where the model is built (the count is the same on every device)')
+    cli.add_device_argument(parser, default='auto')
     parser.add_argument('--top', type=int, default=8, help='op and layer types listed (default 8)')
     parser.add_argument('--depth', type=int, default=1,
                         help='module path depth of the per-module table (default 1: backbone, heads)')
@@ -79,13 +65,11 @@ def format_module_table(report, depth):
 
 
 def main(argv=None):
+    cli.prepare(argv)
     args = parse_args(argv)
-    import dformer_seg  # noqa: F401  (prepares the Jittor runtime for args.device)
-    from dformer_seg.config import Config
     from dformer_seg.analysis import format_report
 
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = cli.load_config(args)
     if 'model' not in cfg:
         raise KeyError(f'{args.config} has no "model" entry')
     _, report = count_config(cfg, args.shape, args.device)

@@ -18,7 +18,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
-import dformer_seg  # noqa: E402,F401  (prepares the Jittor runtime)
+from dformer_seg import cli  # noqa: E402
+
+cli.prepare()  # reads --device; before anything imports Jittor
 
 
 def parse_args(argv=None):

@@ -13,7 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
-import dformer_seg  # noqa: E402  (prepares the Jittor runtime)
+from dformer_seg import cli  # noqa: E402
+
+cli.prepare()  # reads --device; before anything imports Jittor
 from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint, save_checkpoint  # noqa: E402
 
 

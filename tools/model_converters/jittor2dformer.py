@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 import numpy as np  # noqa: E402
 
-import dformer_seg  # noqa: E402,F401  (prepares the Jittor runtime)
+from dformer_seg import cli  # noqa: E402
+
+cli.prepare()  # reads --device; before anything imports Jittor
 from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
 
 BN_STATISTICS = ('running_mean', 'running_var')

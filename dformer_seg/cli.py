@@ -1,0 +1,101 @@
+"""What the command-line tools share: the runtime set-up from ``--device``, the config arguments and their
+loading, the work dir, and how the toolbox's own errors are reported.
+
+Every tool starts with :func:`prepare` (before anything imports Jittor) and builds its parser with the
+``add_*`` helpers, so ``--device``, ``--cfg-options``, ``--work-dir`` and ``--debug`` mean the same
+everywhere. Importing this module does not import Jittor.
+
+Errors: bad input (config, data, checkpoint, work dir, a run that diverged) raises one of
+:func:`user_error_types`; their messages name the problem, so a traceback adds nothing for the user.
+:func:`report_user_errors` prints one ``error: ...`` line and exits with status 1; ``--debug`` (or
+``DFORMER_SEG_DEBUG=1``) shows the traceback. Other exceptions (bugs) always show their traceback.
+"""
+import argparse
+import contextlib
+import logging
+import os
+import sys
+
+from . import runtime
+
+DEVICE_CHOICES = runtime.VALID_DEVICES
+DEBUG_ENV = 'DFORMER_SEG_DEBUG'
+
+
+def prepare(argv=None, default_device=None):
+    """Set up the runtime for the ``--device`` in ``argv`` (parsed early: Jittor is not imported yet) and
+    show the toolbox's INFO messages on stderr. Returns the set-up state."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument('--device', choices=DEVICE_CHOICES)
+    device = early.parse_known_args(argv)[0].device or default_device
+    library_logger = logging.getLogger('dformer_seg')
+    if not any(not isinstance(h, logging.NullHandler) for h in library_logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter('%(asctime)s - %(name)s - %(levelname)s - %(message)s'))
+        library_logger.addHandler(handler)
+        library_logger.setLevel(logging.INFO)
+    return runtime.setup(device)
+
+
+def add_device_argument(parser, default=None):
+    parser.add_argument('--device', choices=DEVICE_CHOICES, default=default,
+                        help="where Jittor runs (default: the config's device, else auto)")
+
+
+def add_debug_argument(parser):
+    parser.add_argument('--debug', action='store_true',
+                        help=f'show the traceback of errors (also: {DEBUG_ENV}=1)')
+
+
+def add_config_arguments(parser, work_dir=True):
+    """The positional CONFIG, ``--cfg-options`` and (optionally) ``--work-dir``."""
+    from .config import DictAction
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. train_loop.max_epochs=10 seed=0')
+    if work_dir:
+        parser.add_argument('--work-dir', help='where logs and outputs go (default: work_dirs/<config name>)')
+
+
+def default_work_dir(config_path):
+    return os.path.join('work_dirs', os.path.splitext(os.path.basename(config_path))[0])
+
+
+def load_config(args):
+    """The config of ``args.config`` with ``--cfg-options`` applied and (when the tool has ``--work-dir``) the
+    work dir resolved; a top-level key that nothing reads, in the file or in an option, is a ConfigError."""
+    from .config import Config, check_option_keys, check_top_level_keys
+    cfg = Config.fromfile(args.config)
+    check_top_level_keys(cfg)
+    check_option_keys(args.cfg_options, cfg)
+    cfg.merge_from_dict(args.cfg_options)
+    if hasattr(args, 'work_dir'):
+        cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    return cfg
+
+
+def debug_requested(flag=False):
+    return bool(flag) or os.environ.get(DEBUG_ENV, '').strip() not in ('', '0')
+
+
+def user_error_types():
+    """The exception types whose message is the whole story."""
+    from .config import ConfigError
+    from .datasets.errors import DataError
+    from .engine.runner import WorkDirError
+    from .utils.checkpoint import CheckpointError
+    from .utils.numerics import NonFiniteError
+    return (ConfigError, DataError, CheckpointError, NonFiniteError, WorkDirError, FileNotFoundError)
+
+
+@contextlib.contextmanager
+def report_user_errors(debug=False):
+    """Turn the toolbox's own errors raised inside the block into ``error: <message>`` on stderr and
+    exit status 1 (unless ``debug`` or ``DFORMER_SEG_DEBUG`` asks for the traceback)."""
+    try:
+        yield
+    except user_error_types() as exc:
+        if debug_requested(debug):
+            raise
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(1)
