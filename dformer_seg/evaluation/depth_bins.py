@@ -42,6 +42,9 @@ class DepthBins:
         inner = [f'{_format_number(a)}-{_format_number(b)}{unit}' for a, b in zip(edges, edges[1:])]
         self.names = ([MISSING, f'<{_format_number(edges[0])}{unit}'] + inner
                       + [f'>={_format_number(edges[-1])}{unit}'])
+        # The same ranges spelt for metric names (letters, digits, '.', '-', '_' only: TensorBoard tags).
+        self.keys = ([MISSING, f'below_{_format_number(edges[0])}{unit}'] + inner
+                     + [f'above_{_format_number(edges[-1])}{unit}'])
 
     def __len__(self):
         return len(self.names)

@@ -155,7 +155,8 @@ class IoUMetric:
             metric then also reads each sample's depth file
             (``img_metas[i]['depth_path']``) and reports aAcc, mIoU and mAcc per
             range and on the pixels with missing depth (raw 0), returned as
-            ``mIoU.depth_<range>`` etc. and kept in ``results['depth']``.
+            ``mIoU.depth_<range key>`` (e.g. ``mIoU.depth_below_2m``, ``mIoU.depth_2-3m``,
+            ``mIoU.depth_missing``) and kept in ``results['depth']``.
         depth_scale: metres per depth unit; with it, ``depth_bins`` are in metres.
     """
 
@@ -219,13 +220,13 @@ class IoUMetric:
         """Per depth range: its name, labelled pixel count and aAcc/mIoU/mAcc (NaN when it has no pixel)."""
         matrices = all_reduce_sum(self.depth_matrices)
         rows = []
-        for name, matrix in zip(self.depth_bins.names, matrices):
+        for name, key, matrix in zip(self.depth_bins.names, self.depth_bins.keys, matrices):
             pixels = int(matrix.sum())
             if pixels:
                 summary = metrics_from_confusion(matrix)[0]
             else:
                 summary = dict(aAcc=float('nan'), mIoU=float('nan'), mAcc=float('nan'))
-            rows.append(dict(name=name, pixels=pixels, aAcc=float(summary['aAcc']), mIoU=float(summary['mIoU']),
+            rows.append(dict(name=name, key=key, pixels=pixels, aAcc=float(summary['aAcc']), mIoU=float(summary['mIoU']),
                              mAcc=float(summary['mAcc'])))
         return rows
 
@@ -247,7 +248,7 @@ class IoUMetric:
             logger.info('results by depth range:\n' + depth_table(self.results['depth']))
             for row in self.results['depth']:
                 if row['pixels']:
-                    metrics.update({f'{key}.depth_{row["name"]}': round(row[key], 4) for key in ('aAcc', 'mIoU')})
+                    metrics.update({f'{key}.depth_{row["key"]}': round(row[key], 4) for key in ('aAcc', 'mIoU')})
         return metrics
 
 

@@ -155,7 +155,11 @@ def test_scores_by_depth_range(tmp_path):
         assert rows['missing']['aAcc'] == pytest.approx(50.0) and rows['missing']['mIoU'] == pytest.approx(25.0)
         assert rows[names[1]]['mIoU'] == pytest.approx(25.0)  # class 0 IoU 1/2, class 1 predicted only: 0
         assert rows[names[2]]['mIoU'] == pytest.approx(100.0) and rows[names[3]]['aAcc'] == pytest.approx(100.0)
-        assert results[f'mIoU.depth_{names[1]}'] == pytest.approx(25.0)
+        below = 'below_10' if scale is None else 'below_1m'
+        assert results[f'mIoU.depth_{below}'] == pytest.approx(25.0)
+        keys = ['missing', below, names[2], names[3].replace('>=', 'above_')]
+        assert set(results) == {'aAcc', 'mIoU', 'mAcc', 'fwIoU'} | {
+            f'{metric}.depth_{key}' for metric in ('aAcc', 'mIoU') for key in keys}
         assert metric.depth_matrices.sum() == metric.matrix.sum()
 
 

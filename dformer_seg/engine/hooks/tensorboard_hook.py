@@ -1,4 +1,5 @@
 import os
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -102,7 +103,8 @@ class TensorboardLoggerHook(Hook):
         if 'iou' in results:
             for name, iou in zip(evaluator.class_names, results['iou']):
                 if np.isfinite(iou):
-                    self.writer.add_scalar(f'{mode}_class_IoU/{name}', float(iou), runner.iter)
+                    tag = re.sub(r'[^-\w.]', '_', str(name))  # TensorBoard tags: no spaces or slashes
+                    self.writer.add_scalar(f'{mode}_class_IoU/{tag}', float(iou), runner.iter)
         self.writer.flush()
 
     def after_val_epoch(self, runner, metrics=None):
