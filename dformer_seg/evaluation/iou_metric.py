@@ -226,8 +226,8 @@ class IoUMetric:
                 summary = metrics_from_confusion(matrix)[0]
             else:
                 summary = dict(aAcc=float('nan'), mIoU=float('nan'), mAcc=float('nan'))
-            rows.append(dict(name=name, key=key, pixels=pixels, aAcc=float(summary['aAcc']), mIoU=float(summary['mIoU']),
-                             mAcc=float(summary['mAcc'])))
+            rows.append(dict(name=name, key=key, pixels=pixels,
+                             **{metric: float(summary[metric]) for metric in ('aAcc', 'mIoU', 'mAcc')}))
         return rows
 
     def evaluate(self):
