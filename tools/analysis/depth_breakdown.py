@@ -54,7 +54,8 @@ def plot_depth_breakdown(rows, out, title=None):
         ax.bar(positions + offset, values, width, label=key, color=colour)
     for position, row in zip(positions, rows):
         top = max([0.0] + [row[k] for k in ('mIoU', 'aAcc') if not np.isnan(row[k])])
-        ax.text(position, top + 1.5, f'{100.0 * row["pixels"] / total:.1f}%', ha='center', fontsize=8)
+        share = f'{100.0 * row["pixels"] / total:.1f}%' if row['pixels'] else 'no pixels'
+        ax.text(position, top + 1.5, share, ha='center', fontsize=8)
     ax.set_xticks(positions)
     ax.set_xticklabels(names)
     ax.set_xlabel('depth range (share of the labelled pixels above the bars)')
