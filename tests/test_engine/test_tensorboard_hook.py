@@ -8,6 +8,7 @@ import pytest
 from dformer_seg.datasets.demo import DEMO_CLASSES, generate_demo_dataset
 from dformer_seg.engine import Runner
 from event_files import scalars_and_images
+from script_loading import load_script
 from toy import ToySegmentor  # noqa: F401  (registers ToySegmentor)
 
 
@@ -39,7 +40,8 @@ def test_event_file_holds_scalars_metrics_and_panels(demo_root, tmp_path):
     runner.train()
 
     scalars, images = scalars_and_images(os.path.join(str(tmp_path), 'tf_logs'))
-    records = [json.loads(line) for line in open(os.path.join(str(tmp_path), f'{runner.timestamp}.log.json'))]
+    log_json = os.path.join(str(tmp_path), f'{runner.timestamp}.log.json')
+    records = [json.loads(line) for line in open(log_json)]
     train = [r for r in records if r['mode'] == 'train']
     val = [r for r in records if r['mode'] == 'val']
     assert [step for step, _ in scalars['train/decode.loss_ce']] == [r['iter'] for r in train] == [2, 4]
@@ -59,6 +61,14 @@ def test_event_file_holds_scalars_metrics_and_panels(demo_root, tmp_path):
     assert sorted(images) == ['val_images/0', 'val_images/1']
     assert all(len(entries) == 2 and entries[0][1] > 24 and entries[0][2] >= 4 * 32
                for entries in images.values())
+
+    # tools/analysis/analyze_logs.py reads the JSON log of this run
+    analyze_logs = load_script('tools/analysis/analyze_logs.py', 'analyze_logs_tool')
+    curve = str(tmp_path / 'curve.png')
+    analyze_logs.main(['plot_curve', log_json, '--keys', 'loss_ce', 'mIoU', '--out', curve])
+    assert os.path.getsize(curve) > 0
+    (timing,) = analyze_logs.main(['cal_train_time', log_json])
+    assert timing['mean'] == pytest.approx(train[1]['time'])  # the first interval is left out
 
 
 def test_bad_arguments_are_named():
