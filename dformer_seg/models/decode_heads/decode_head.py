@@ -7,7 +7,7 @@ import jittor as jt
 from jittor import init, nn
 
 from ...registry import LOSSES
-from ..losses import cross_entropy_loss  # noqa: F401  (registers CrossEntropyLoss for loss_decode configs)
+from .. import losses  # noqa: F401  (registers the losses that loss_decode configs name)
 from ..losses.accuracy import accuracy
 from ..utils import resize
 

@@ -34,3 +34,33 @@ def check_logits_and_label(logits, label, who):
     if tuple(label.shape) != expected:
         raise ValueError(f'{who}: label shape {tuple(label.shape)} does not match logits shape '
                          f'{tuple(logits.shape)}; expected label shape {expected}')
+
+
+def float_logits(logits):
+    """Logits in float32 for the loss arithmetic; float64 stays float64 (numerical gradient checks)."""
+    return logits if str(logits.dtype) == 'float64' else logits.float32()
+
+
+def one_hot_and_valid(logits, label, ignore_index, who):
+    """``(one_hot, valid)`` of an integer ``label`` (N, *S) for ``logits`` (N, C, *S), in the logits' dtype:
+    ``one_hot`` (N, C, *S) is all zeros at ignored pixels, ``valid`` (N, 1, *S) is 1 where the label counts.
+    Label values other than ``ignore_index`` outside [0, C) are an error."""
+    import jittor as jt
+
+    check_logits_and_label(logits, label, who)
+    num_classes = logits.shape[1]
+    label = label.int32()
+    valid = label != ignore_index if ignore_index is not None else jt.ones(label.shape, dtype='bool')
+    bad = (valid & ((label < 0) | (label >= num_classes))).any()
+    if bool(bad.item()):
+        raise ValueError(f'{who}: label values must be in [0, {num_classes}) or equal to ignore_index')
+    class_index = jt.index((label.shape[0], num_classes) + tuple(label.shape[1:]), dim=1)
+    one_hot = ((class_index == label.unsqueeze(1)) & valid.unsqueeze(1)).cast(logits.dtype)
+    return one_hot, valid.unsqueeze(1).cast(logits.dtype)
+
+
+def check_loss_weight_and_name(loss_weight, loss_name):
+    """The engine back-propagates only entries whose name contains 'loss'."""
+    if 'loss' not in str(loss_name):
+        raise ValueError(f'loss_name must contain "loss" (only such entries are optimised), got {loss_name!r}')
+    return float(loss_weight), str(loss_name)
