@@ -74,6 +74,38 @@ def load_config(args):
     return cfg
 
 
+def add_checkpoint_evaluation_arguments(parser):
+    """CONFIG CHECKPOINT [--use-ema] [--work-dir] [--cfg-options] [--device]: a tool that evaluates a checkpoint."""
+    add_config_arguments(parser)
+    parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
+    parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
+    add_device_argument(parser)
+    add_debug_argument(parser)
+
+
+def evaluate_checkpoint(args, evaluator_options=None, hooks=()):
+    """Run the config's test set through the checkpoint's weights (the arguments of
+    :func:`add_checkpoint_evaluation_arguments`).
+
+    ``evaluator_options`` are added to ``test_evaluator`` (an IoUMetric), ``hooks`` (config dicts) to
+    ``custom_hooks``. Returns ``(runner, metrics)``; ``runner.test_loop.evaluator.results`` holds the
+    confusion matrix and the per-class scores.
+    """
+    from .config import ConfigError
+    cfg = load_config(args)
+    for key in ('test_dataloader', 'test_evaluator'):
+        if not cfg.get(key):
+            raise ConfigError(f'{args.config} has no {key}; the analysis needs labelled test data and an IoUMetric')
+    cfg.model.pretrained = None  # the checkpoint holds every weight
+    cfg.test_evaluator = dict(cfg.test_evaluator, **(evaluator_options or {}))
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + list(hooks)
+    runtime.setup(args.device or cfg.get('device'))
+    from .engine import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.load_checkpoint(args.checkpoint, strict=True, use_ema=args.use_ema)
+    return runner, runner.test()
+
+
 def debug_requested(flag=False):
     return bool(flag) or os.environ.get(DEBUG_ENV, '').strip() not in ('', '0')
 

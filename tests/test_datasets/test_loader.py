@@ -8,8 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import dformer_seg  # noqa: F401  (before jittor)
-import jittor as jt
+import jittor as jt  # (the runtime is set up in conftest.py)
 from rgbd_samples import make_sample_arrays, write_sample, write_split
 from dformer_seg.datasets import DataError, build_dataloader
 

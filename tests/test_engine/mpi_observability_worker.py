@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import dformer_seg  # noqa: E402,F401
+from dformer_seg import runtime  # noqa: E402
+
+runtime.setup()
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 

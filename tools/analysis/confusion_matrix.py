@@ -13,13 +13,13 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint_eval import add_evaluation_arguments, evaluate_checkpoint, select_device  # noqa: E402
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Confusion matrix of a segmentor on its test set')
-    add_evaluation_arguments(parser)
+    cli.add_checkpoint_evaluation_arguments(parser)
     parser.add_argument('--out', required=True, help='the image to write (.png, .pdf, .svg)')
     parser.add_argument('--normalize', action='store_true', help='percent of each row instead of pixel counts')
     parser.add_argument('--show-dir', help='also write colour overlays of the predictions to this folder')
@@ -78,10 +78,11 @@ def plot_confusion_matrix(matrix, class_names, out, normalize=False, title=None)
 
 
 def main(argv=None):
-    select_device(argv)
+    cli.prepare(argv)
     args = parse_args(argv)
     hooks = [dict(type='SegOutputHook', show_dir=args.show_dir)] if args.show_dir else []
-    runner, _ = evaluate_checkpoint(args, hooks=hooks)
+    with cli.report_user_errors(args.debug):
+        runner, _ = cli.evaluate_checkpoint(args, hooks=hooks)
     evaluator = runner.test_loop.evaluator
     title = args.title or os.path.splitext(os.path.basename(args.config))[0]
     plot_confusion_matrix(evaluator.results['matrix'], evaluator.class_names, args.out, args.normalize,

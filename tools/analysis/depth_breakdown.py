@@ -16,13 +16,13 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkpoint_eval import add_evaluation_arguments, evaluate_checkpoint, load_config, select_device  # noqa: E402
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='mIoU and accuracy of a segmentor per depth range')
-    add_evaluation_arguments(parser)
+    cli.add_checkpoint_evaluation_arguments(parser)
     parser.add_argument('--bins', type=float, nargs='+', required=True,
                         help='increasing edges between the depth ranges (data set units, or metres with --scale)')
     parser.add_argument('--scale', type=float, help='metres per depth unit; the --bins are then in metres')
@@ -71,14 +71,15 @@ def plot_depth_breakdown(rows, out, title=None):
 
 
 def main(argv=None):
-    select_device(argv)
+    cli.prepare(argv)
     args = parse_args(argv)
     hooks = []
-    if args.worst:
-        worst_dir = args.worst_dir or os.path.join(load_config(args).work_dir, 'worst_images')
-        hooks.append(dict(type='WorstImagesHook', out_dir=worst_dir, k=args.worst))
-    runner, _ = evaluate_checkpoint(args, evaluator_options=dict(depth_bins=args.bins, depth_scale=args.scale),
-                                    hooks=hooks)
+    with cli.report_user_errors(args.debug):
+        if args.worst:
+            worst_dir = args.worst_dir or os.path.join(cli.load_config(args).work_dir, 'worst_images')
+            hooks.append(dict(type='WorstImagesHook', out_dir=worst_dir, k=args.worst))
+        runner, _ = cli.evaluate_checkpoint(
+            args, evaluator_options=dict(depth_bins=args.bins, depth_scale=args.scale), hooks=hooks)
     from dformer_seg.evaluation import depth_table
 
     rows = runner.test_loop.evaluator.results['depth']
