@@ -25,7 +25,7 @@ class ModalityDropout(BaseTransform):
 
     def transform(self, results):
         if 'depth' not in results or 'depth_missing_value' not in results:
-            raise KeyError('ModalityDropout needs the depth loaded by LoadDepthFromFile: put it after that')
+            raise KeyError('ModalityDropout needs the depth: put it after LoadDepthFromFile')
         if results.get('depth_normalized'):
             raise ValueError('ModalityDropout must come before Normalize: the missing-depth value is in the '
                              '0..255 units of the loaded map')
