@@ -42,8 +42,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Stanford-2D-3D-S -> RGB/, Depth/, Label/ (HHA/) and split files')
     parser.add_argument('root', help='the extracted release (area_1, ..., area_6 folders)')
     parser.add_argument('out', help='output folder (data_root of Stanford2D3DSDataset)')
-    parser.add_argument('--test-areas', nargs='+', default=list(FOLD1_TEST_AREAS),
-                        help='areas of the test split (default: fold 1, area_5a area_5b)')
+    parser.add_argument('--test-areas', nargs='+',
+                        help='areas of the test split (default: fold 1, area_5a and area_5b)')
     parser.add_argument('--labels-json', help='semantic_labels.json (default: ROOT/assets/ or ROOT/)')
     parser.add_argument('--hha', action='store_true', help='also write HHA images (intrinsics from data/pose)')
     return parser.parse_args(argv)
@@ -121,9 +121,12 @@ def convert_frame(area_dir, out, name, frame, lookup, hha):
         write_image_file(os.path.join(out, 'HHA', name + '.png'), image[:, :, ::-1])  # R, G, B = H, H, A
 
 
-def convert(root, out, test_areas=FOLD1_TEST_AREAS, labels_json=None, hha=False):
-    """Convert every area; returns ``{split: number of frames}``."""
+def convert(root, out, test_areas=None, labels_json=None, hha=False):
+    """Convert every area; returns ``{split: number of frames}``. ``test_areas=None``: fold 1 (those of
+    area_5a / area_5b that are present); areas given explicitly must all exist."""
     areas = find_areas(root)
+    if test_areas is None:
+        test_areas = [a for a in FOLD1_TEST_AREAS if a in areas] or list(FOLD1_TEST_AREAS)
     unknown = sorted(set(test_areas) - set(areas))
     if unknown:
         raise DataError(f'Stanford-2D-3D-S: test area(s) {", ".join(unknown)} not found in {root} '
