@@ -142,7 +142,7 @@ def estimate_gravity(normals, initial=CAMERA_UP, schedule=GRAVITY_SCHEDULE):
             tie_break = TIE_BREAK_WEIGHT * (len(horizontal) + len(walls)) * np.outer(up, up)
             _, vectors = np.linalg.eigh(walls.T @ walls - horizontal.T @ horizontal - tie_break)
             new_up = vectors[:, 0]
-            up = new_up * np.sign(new_up @ up or 1.0)
+            up = -new_up if new_up @ up < 0 else new_up  # an eigenvector's sign is arbitrary: keep "up" up
     return up / np.linalg.norm(up)
 
 

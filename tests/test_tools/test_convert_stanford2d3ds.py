@@ -22,8 +22,8 @@ NAMES[1], NAMES[257], NAMES[299], NAMES[5] = 'ceiling_1_office_1_1', 'wall_2_off
 # among the 13) and 0 unknown and 855309 (past the list; the colour (13, 13, 13)) ignored
 INDICES = np.array([[1, 257, 299, 6], [5, 0, 855309, 1], [257, 257, 6, 6], [299, 1, 1, 0]], np.int64)
 CLASSES = np.array([[0, 2, 11, 12], [255, 255, 255, 0], [2, 2, 12, 12], [11, 0, 0, 255]], np.uint8)
-FRAMES = {'area_1': ['camera_0a1b_office_1_frame_0', 'camera_0a1b_office_1_frame_1'], 'area_3': ['camera_77_wc_1_frame_4'],
-          'area_5a': ['camera_9f_hallway_2_frame_0']}
+FRAMES = {'area_1': ['camera_0a1b_office_1_frame_0', 'camera_0a1b_office_1_frame_1'],
+          'area_3': ['camera_77_wc_1_frame_4'], 'area_5a': ['camera_9f_hallway_2_frame_0']}
 K = [[8.0, 0.0, 7.5], [0.0, 8.0, 7.5], [0.0, 0.0, 1.0]]
 
 

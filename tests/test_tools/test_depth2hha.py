@@ -66,5 +66,6 @@ def test_bad_input_names_the_file(tmp_path):
     assert 'nan.tiff' in message and 'NaN' in message
     eight_bit = str(tmp_path / 'vis.png')
     cv2.imwrite(eight_bit, np.full((8, 8), 100, np.uint8))
-    assert 'not an 8-bit visualisation' in run_error([eight_bit, str(tmp_path / 'o'), '--intrinsics', '1', '1', '0', '0'])
+    message = run_error([eight_bit, str(tmp_path / 'o'), '--intrinsics', '1', '1', '0', '0'])
+    assert 'vis.png' in message and 'not an 8-bit visualisation' in message
     assert 'give one file or 4 numbers' in run_error([good, str(tmp_path / 'o'), '--intrinsics', 'a', 'b'])
