@@ -1,6 +1,6 @@
 """Segment your own RGB-D images with a trained model.
 
-    python tools/infer.py CONFIG CHECKPOINT --rgb PATH_OR_DIR --depth PATH_OR_DIR --out DIR
+    python tools/infer.py CONFIG CHECKPOINT --rgb PATH_OR_DIR [--depth PATH_OR_DIR] --out DIR
                           [--overlay] [--legend] [--opacity 0.5] [--tta] [--save-scores]
                           [--cfg-options k=v ...] [--device auto|cpu|cuda] [--backend jittor|onnxruntime]
 
@@ -12,7 +12,9 @@ the logits and the same label maps and overlays are written.
 file name stem (``RGB/0001.jpg`` with ``Depth/0001.png``); files without a
 partner are listed and skipped. Depth is read as the config's test pipeline says
 (8-bit PNGs as released with NYUDepthv2/SUNRGBD, or 16-bit raw depth scaled by
-``raw_depth_range``). Writes, per pair named after the RGB file stem:
+``raw_depth_range``). Without --depth every RGB image is segmented with the
+config's missing-depth value (``LoadDepthFromFile.missing_value``), with a
+warning that accuracy drops. Writes, per pair named after the RGB file stem:
 
     DIR/labels/<stem>.png      class index per pixel, at the RGB image's size
     DIR/overlays/<stem>.png    (--overlay) class colours blended over the RGB image
@@ -43,7 +45,7 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
     parser.add_argument('--rgb', required=True, help='an RGB image file or a folder of them')
-    parser.add_argument('--depth', required=True, help='the depth file, or the folder of depth files')
+    parser.add_argument('--depth', help='the depth file, or the folder of depth files (none: run without depth)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--overlay', action='store_true', help='also write colour overlays (DIR/overlays)')
     parser.add_argument('--legend', action='store_true', help='add a legend of the classes present to overlays')
@@ -87,7 +89,10 @@ def images_by_stem(folder):
 
 def find_pairs(rgb, depth):
     """``(pairs, rgb_without_depth, depth_without_rgb)``: ``pairs`` is a list of
-    ``(stem, rgb_path, depth_path)`` sorted by stem; the others list unpaired files."""
+    ``(stem, rgb_path, depth_path)`` sorted by stem; the others list unpaired files.
+    Without ``depth`` every RGB image is a pair with depth None."""
+    if depth is None:
+        return rgb_without_depth(rgb), [], []
     for path, what in ((rgb, '--rgb'), (depth, '--depth')):
         if not os.path.exists(path):
             raise InputError(f'{what} {path} does not exist')
@@ -113,6 +118,17 @@ def check_out_dir(args):
     for path in [args.out] + [os.path.join(args.out, name) for name in subfolders]:
         if os.path.exists(path) and not os.path.isdir(path):
             raise InputError(f'--out {args.out}: {path} is an existing file; the outputs need a folder there')
+
+
+def rgb_without_depth(rgb):
+    if os.path.isfile(rgb):
+        return [(os.path.splitext(os.path.basename(rgb))[0], rgb, None)]
+    if not os.path.isdir(rgb):
+        raise InputError(f'--rgb {rgb} does not exist')
+    rgb_files = images_by_stem(rgb)
+    if not rgb_files:
+        raise InputError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in --rgb folder {rgb}')
+    return [(stem, rgb_files[stem], None) for stem in sorted(rgb_files)]
 
 
 def report_unpaired(rgb_alone, depth_alone, write):

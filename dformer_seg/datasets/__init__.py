@@ -10,10 +10,12 @@ from .errors import DataError
 from .metainfo import NYU_DEPTH_V2_CLASSES, SUNRGBD_CLASSES, label_palette, voc_colormap
 from .nyu_depth_v2 import NYUDepthV2Dataset
 from .rgbd import RGBDSegDataset
+from .rgbx import CityscapesRGBDDataset, MFNetDataset, ScanNetV2Dataset, Stanford2D3DSDataset
 from .sunrgbd import SUNRGBDDataset
 
 __all__ = [
     'build_dataloader', 'build_dataset', 'DEMO_CLASSES', 'DemoRGBDDataset', 'generate_demo_dataset',
     'render_scene', 'DataError', 'NYU_DEPTH_V2_CLASSES', 'SUNRGBD_CLASSES', 'label_palette', 'voc_colormap',
-    'NYUDepthV2Dataset', 'RGBDSegDataset', 'SUNRGBDDataset',
+    'NYUDepthV2Dataset', 'RGBDSegDataset', 'SUNRGBDDataset', 'CityscapesRGBDDataset', 'MFNetDataset',
+    'ScanNetV2Dataset', 'Stanford2D3DSDataset',
 ]

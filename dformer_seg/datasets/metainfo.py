@@ -32,3 +32,31 @@ def label_palette(num_classes):
     (raw 0, void, keeps black), so a class looks the same as in the released label PNGs
     shown with the VOC colour map."""
     return [tuple(int(c) for c in color) for color in voc_colormap(num_classes + 1)[1:]]
+
+
+# MFNet (Ha et al., IROS 2017), as used by RTFNet / CMX: class 0 'unlabeled' is a class, not void.
+MFNET_CLASSES = ('unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop', 'guardrail', 'color_cone', 'bump')
+MFNET_PALETTE = ((0, 0, 0), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 192), (128, 128, 0), (64, 64, 128),
+                 (192, 128, 128), (192, 64, 0))
+
+# The 20 classes of the ScanNet-v2 benchmark and the NYU40 ids they come from (in this order); every
+# other NYU40 id, and 0 (unannotated), is ignored.
+SCANNET_V2_CLASSES = (
+    'wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table', 'door', 'window', 'bookshelf', 'picture',
+    'counter', 'desk', 'curtain', 'refrigerator', 'shower curtain', 'toilet', 'sink', 'bathtub', 'otherfurniture')
+SCANNET_V2_NYU40_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16, 24, 28, 33, 34, 36, 39)
+
+# Stanford-2D-3D-S (Armeni et al. 2017): the 13 semantic classes.
+STANFORD2D3DS_CLASSES = ('ceiling', 'floor', 'wall', 'beam', 'column', 'window', 'door', 'table', 'chair', 'sofa',
+                         'bookcase', 'board', 'clutter')
+
+# Cityscapes: the 19 evaluation classes (trainIds 0..18), their colours, and labelId -> trainId.
+CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
+                      'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train',
+                      'motorcycle', 'bicycle')
+CITYSCAPES_PALETTE = ((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+                      (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+                      (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+                      (0, 80, 100), (0, 0, 230), (119, 11, 32))
+CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
+                        26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}  # every other labelId is ignored

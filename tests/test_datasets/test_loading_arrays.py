@@ -82,8 +82,8 @@ def test_colour_second_modality_array():
 
 def test_bad_depth_arrays_and_size_mismatch():
     loader = LoadDepthFromFile()
-    with pytest.raises(DataError, match='depth array has pixel type float32'):
-        loader(dict(depth=np.zeros((H, W), np.float32)))
+    with pytest.raises(DataError, match='depth array has pixel type int32'):
+        loader(dict(depth=np.zeros((H, W), np.int32)))
     with pytest.raises(DataError, match=r'HxW or HxWx1 for color_type="grayscale", got shape \(6, 8, 3\)'):
         loader(dict(depth=np.zeros((H, W, 3), np.uint8)))
     pipeline = Compose([dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile')])

@@ -3,11 +3,12 @@ from .compose import BaseTransform, Compose
 from .formatting import DEFAULT_META_KEYS, PackSegInputs
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize
 from .loading import LoadAnnotations, LoadDepthFromFile, LoadImageFromFile
+from .modality import ModalityDropout
 from .photometric import Normalize, PhotoMetricDistortion, normalize_array
 from .rng import current_rng, sample_rng, using_rng
 
 __all__ = [
     'BaseTransform', 'Compose', 'DEFAULT_META_KEYS', 'PackSegInputs', 'Pad', 'RandomCrop', 'RandomFlip',
-    'RandomResize', 'Resize', 'LoadAnnotations', 'LoadDepthFromFile', 'LoadImageFromFile', 'Normalize',
-    'PhotoMetricDistortion', 'normalize_array', 'current_rng', 'sample_rng', 'using_rng',
+    'RandomResize', 'Resize', 'LoadAnnotations', 'LoadDepthFromFile', 'LoadImageFromFile', 'ModalityDropout',
+    'Normalize', 'PhotoMetricDistortion', 'normalize_array', 'current_rng', 'sample_rng', 'using_rng',
 ]

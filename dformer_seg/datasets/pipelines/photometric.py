@@ -119,6 +119,7 @@ class Normalize(BaseTransform):
         results['img'] = normalize_array(results['img'], self.mean, self.std)
         if 'depth' in results and self.depth_mean is not None:
             results['depth'] = normalize_array(results['depth'], self.depth_mean, self.depth_std)
+            results['depth_normalized'] = True
         elif 'depth' in results:
             results['depth'] = results['depth'].astype(np.float32)
         return results
