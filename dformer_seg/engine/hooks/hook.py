@@ -1,8 +1,11 @@
 """The hook base class and the priority scale.
 
-Hooks observe the run; loops act. Every hook point is a no-op here, and the
-arguments are explicit (what a point needs is passed in, nothing travels
-through shared buffers). Hooks run in ascending priority; equal priorities keep
+Loops do the training work; hooks run at fixed points around it. Most hooks only
+observe (logging, checkpoints, timers), but some change state on purpose:
+``DepthInputHook`` edits the batch, ``ParamSchedulerHook`` sets the learning
+rate, ``EMAHook`` keeps and swaps in averaged weights. Every hook point is a
+no-op here, and the arguments are explicit (what a point needs is passed in,
+nothing travels through shared buffers). Hooks run in ascending priority; equal priorities keep
 the order in which the hooks were registered.
 """
 
