@@ -35,10 +35,7 @@ DEFAULT_BUFFER_SIZE = 512 * 1024 * 1024  # Jittor's default ring buffer per work
 
 def shared_random_seed():
     """A random seed, the same on every MPI process (rank 0 draws it)."""
-    seed = int(np.random.SeedSequence().entropy % (2 ** 31))
-    if jt.in_mpi:
-        seed = int(jt.array(np.array([seed], dtype=np.int32)).mpi_broadcast(0).numpy()[0])
-    return seed
+    return dist.broadcast_int(int(np.random.SeedSequence().entropy % (2 ** 31)))
 
 
 def _tuples(value):

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 
 from ..registry import METRICS
-from ..utils.misc import all_reduce_sum
+from ..utils.dist import all_reduce_sum
 from .depth_bins import DepthBins
 
 logger = logging.getLogger('dformer_seg')

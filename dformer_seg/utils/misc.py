@@ -49,24 +49,3 @@ class ProgressBar:
             self.stream.write(text + '\n')
         self._last_reported_tenth = tenth
         self.stream.flush()
-
-
-def all_reduce_sum(array):
-    """Sum a numpy array over all MPI processes (a copy of it in a single process).
-
-    Reduced in float64: Jittor's MPI op maps int64 to the wrong MPI type, and
-    float64 holds integer counts exactly up to 2**53.
-    """
-    import jittor as jt
-    import numpy as np
-
-    array = np.asarray(array)
-    if not jt.in_mpi:
-        return array.copy()
-    summed = jt.array(array.astype(np.float64)).mpi_all_reduce('add').numpy()
-    return summed.astype(array.dtype) if np.issubdtype(array.dtype, np.integer) else summed
-
-
-def barrier():
-    """Wait until every MPI process gets here (a no-op in a single process)."""
-    all_reduce_sum([0.0])

@@ -6,7 +6,7 @@ import numpy as np
 
 from ...registry import HOOKS
 from ...utils.dist import is_main_process, rank, world_size
-from ...utils.misc import barrier
+from ...utils.dist import barrier
 from ...visualization import default_palette, overlay_label_map
 from .hook import Hook
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...registry import HOOKS
 from ...utils.dist import rank, world_size
-from ...utils.misc import all_reduce_sum
+from ...utils.dist import all_reduce_sum
 from .hook import Hook
 
 
