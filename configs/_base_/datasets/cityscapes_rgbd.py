@@ -8,10 +8,10 @@ data_root = 'data/CityscapesRGBD'
 crop_size = (512, 1024)
 img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                 depth_mean=[122.4], depth_std=[71.4])
-depth = dict(type='LoadDepthFromFile', channels=3, float_depth_range=(0.0, 80.0))
+_load_depth = dict(type='LoadDepthFromFile', channels=3, float_depth_range=(0.0, 80.0))
 train_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    depth,
+    _load_depth,
     dict(type='LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomResize', ratios=[0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]),
@@ -23,7 +23,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    depth,
+    _load_depth,
     dict(type='Normalize', **img_norm),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),

@@ -7,10 +7,10 @@ data_root = 'data/MFNet'
 crop_size = (480, 640)
 img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                 depth_mean=[122.4], depth_std=[71.4])  # the second modality uses DFormer's depth statistics
-thermal = dict(type='LoadDepthFromFile', channels=3, modality='thermal')
+_load_thermal = dict(type='LoadDepthFromFile', channels=3, modality='thermal')
 train_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    thermal,
+    _load_thermal,
     dict(type='LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomResize', ratios=[0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),
@@ -21,7 +21,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    thermal,
+    _load_thermal,
     dict(type='Normalize', **img_norm),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),

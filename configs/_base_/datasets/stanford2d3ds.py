@@ -10,10 +10,10 @@ data_root = 'data/Stanford2D3DS'
 crop_size = (540, 540)
 img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                 depth_mean=[122.4], depth_std=[71.4])
-depth = dict(type='LoadDepthFromFile', channels=3, raw_depth_range=(0, 10000), hole_fill='nearest')
+_load_depth = dict(type='LoadDepthFromFile', channels=3, raw_depth_range=(0, 10000), hole_fill='nearest')
 train_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    depth,
+    _load_depth,
     dict(type='LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomResize', ratios=[0.5, 0.75, 1.0, 1.25]),
@@ -25,7 +25,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', color_order='bgr'),
-    depth,
+    _load_depth,
     dict(type='Normalize', **img_norm),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
