@@ -138,6 +138,17 @@ def test_a_loss_scaling_wrapper_without_amp_is_refused(tmp_path):
         runner._build_optimization()
 
 
+def test_amp_picks_the_loss_scaling_wrapper_with_its_settings(tmp_path):
+    # amp itself is refused on the CPU, so this sets what Runner(amp=dict(level=5, init_scale=8.0)) would.
+    runner = Runner(**toy_runner_kwargs(tmp_path))
+    runner.amp_level, runner._loss_scale = 5, dict(init_scale=8.0)
+    wrapper = runner._build_optim_wrapper(dict(optimizer=dict(type='SGD', lr=0.1), clip_grad=dict(max_norm=1.0)))
+    assert type(wrapper).__name__ == 'AmpOptimWrapper' and wrapper.loss_scaler.scale == 8.0
+    assert wrapper.clip_grad == dict(max_norm=1.0)
+    with pytest.raises(ConfigError, match='OptimWrapper'):
+        runner._build_optim_wrapper(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)))
+
+
 def test_a_new_run_refuses_a_work_dir_with_checkpoints(tmp_path):
     run(tmp_path)
     with pytest.raises(FileExistsError, match='--resume'):
