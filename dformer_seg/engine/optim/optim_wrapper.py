@@ -17,9 +17,10 @@ gradient of one batch of size ``accumulative_counts * b`` (for a loss that is
 a mean over the batch). Groups are counted over the whole run (they may span
 an epoch boundary); when the number of calls of the run (``max_counts``, the
 Runner's ``max_iters``) is not a multiple of ``accumulative_counts``, the last,
-shorter group divides by its own size and still updates. A checkpoint written
-inside a group stores the gradients accumulated so far, so a resumed run
-continues that group.
+shorter group divides by its own size and still updates (without ``max_counts``,
+outside the Runner, a trailing incomplete group waits for more calls; ``step()``
+applies it as it is). A checkpoint written inside a group stores the gradients
+accumulated so far, so a resumed run continues that group.
 """
 import jittor as jt
 import numpy as np
