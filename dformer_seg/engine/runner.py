@@ -13,8 +13,10 @@ nothing is written there (not even the log file) before that check passes.
 Weights are checked for NaN/inf before every checkpoint and before every
 evaluation, and evaluated scores are checked before they become predictions.
 
-The loops act (forward, loss, backward, step, validation); hooks observe the
-points of the run and do scheduling, timing, logging, checkpointing and EMA.
+The loops act (forward, loss, validation) and the optimizer wrapper
+(``optim_wrapper``, see ``engine/optim/optim_wrapper.py``) does backward, clipping,
+accumulation, loss scaling and the step; hooks observe the points of the run and
+do scheduling, timing, logging, checkpointing and EMA.
 """
 import contextlib
 import glob
@@ -28,14 +30,13 @@ import numpy as np
 from .. import runtime
 from ..config import ConfigError
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
-from ..registry import DATASETS, HOOKS, LOOPS, METRICS, SEGMENTORS
+from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
 from ..utils.dist import is_main_process, world_size
 from ..utils.logger import setup_logger
 from ..utils.numerics import check_finite_model, check_finite_scores
 from ..version import __version__
 from .hooks.hook import Hook, get_priority
-from .optim.amp import DynamicLossScaler
-from .optim.builder import build_optimizer, load_optimizer_state_dict, optimizer_state_dict
+from .optim.optim_wrapper import AmpOptimWrapper, build_optim_wrapper
 from .optim.schedulers import build_scheduler
 
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
@@ -168,10 +169,9 @@ class Runner:
 
         self.model = SEGMENTORS.build(model) if isinstance(model, dict) else model
         self._check_num_classes()
-        self.optimizer = None
+        self.optim_wrapper = None
         self.scheduler = None
-        self.clip_grad = None
-        self.amp_level, self.loss_scaler = self._setup_amp(amp)
+        self.amp_level, self._loss_scale = self._setup_amp(amp)
 
         self._hooks = []
         for hook_cfg in (default_hooks or {}).values():
@@ -214,6 +214,7 @@ class Runner:
         return seed
 
     def _setup_amp(self, amp):
+        """``(float16 level, loss scaler arguments)`` of the ``amp`` key, ``(None, None)`` without amp."""
         if not amp:
             return None, None
         options = dict(amp) if isinstance(amp, dict) else {}
@@ -222,7 +223,7 @@ class Runner:
                                'float16 kernels on the CPU. Set amp=False (or --cfg-options amp=False), or run '
                                'with --device cuda on a machine with a GPU.')
         level = int(options.pop('level', 5))
-        return level, DynamicLossScaler(**options)
+        return level, options
 
     def _build_dataloader(self, cfg):
         if not isinstance(cfg, dict):
@@ -310,23 +311,38 @@ class Runner:
                 return meta
         return {}
 
+    @property
+    def optimizer(self):
+        """The Jittor optimizer inside ``optim_wrapper`` (None before training builds it)."""
+        return self.optim_wrapper.optimizer if self.optim_wrapper is not None else None
+
     def _build_optimization(self):
-        if self.optimizer is not None:
+        if self.optim_wrapper is not None:
             return
         optim_cfg = self._configs['optim_wrapper']
         if optim_cfg is None:
             raise KeyError('the config has no optim_wrapper (e.g. dict(optimizer=dict(type="AdamW", lr=6e-5)))')
-        unknown = set(optim_cfg) - {'optimizer', 'paramwise_cfg', 'clip_grad'}
-        if unknown:
-            raise KeyError(f'unknown optim_wrapper keys {sorted(unknown)}; known: optimizer, paramwise_cfg, clip_grad')
         self.model.train()
-        self.optimizer = build_optimizer(self.model, optim_cfg)
-        self.clip_grad = optim_cfg.get('clip_grad')
-        if self.clip_grad is not None and 'max_norm' not in self.clip_grad:
-            raise KeyError(f'optim_wrapper.clip_grad needs max_norm, got {self.clip_grad}')
+        self.optim_wrapper = self._build_optim_wrapper(dict(optim_cfg))
         loop = self.train_loop
+        self.optim_wrapper.initialize_count_status(self.iter, loop.max_iters)
         self.scheduler = build_scheduler(self._configs['param_scheduler'], max_iters=loop.max_iters,
                                          iters_per_epoch=loop.iters_per_epoch if loop.by_epoch else None)
+
+    def _build_optim_wrapper(self, cfg):
+        """``amp`` picks ``AmpOptimWrapper`` (given the loss scaler arguments of ``amp``) when the config names no
+        ``type``, and needs a loss-scaling wrapper when it does."""
+        use_amp = self.amp_level is not None
+        cfg.setdefault('type', 'AmpOptimWrapper' if use_amp else 'OptimWrapper')
+        wrapper_cls = OPTIM_WRAPPERS.get(cfg['type']) if isinstance(cfg['type'], str) else cfg['type']
+        is_amp_wrapper = isinstance(wrapper_cls, type) and issubclass(wrapper_cls, AmpOptimWrapper)
+        if wrapper_cls is not None and use_amp != is_amp_wrapper:
+            name = getattr(wrapper_cls, '__name__', cfg['type'])
+            raise ConfigError(
+                f'amp={"on" if use_amp else "off"} but optim_wrapper.type is {name}: float16 training needs a '
+                f'loss-scaling wrapper (AmpOptimWrapper) and a loss-scaling wrapper needs amp. Set both, or '
+                f'drop optim_wrapper.type to let amp choose')
+        return build_optim_wrapper(self.model, cfg, **(dict(loss_scale=self._loss_scale) if use_amp else {}))
 
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook, priority=None):
@@ -383,27 +399,8 @@ class Runner:
         with self._amp_scope():
             losses = self.model(self._model_inputs(data_batch), mode='loss')
             loss, log_vars = parse_losses(losses)
-        if self.loss_scaler is None and self.clip_grad is None:
-            self.optimizer.step(loss)
-        else:
-            self._step_with_scaling_or_clipping(loss)
+            self.optim_wrapper.update_params(loss)
         return self._fetch_log_vars(log_vars)
-
-    def _step_with_scaling_or_clipping(self, loss):
-        scaler = self.loss_scaler
-        self.optimizer.backward(loss * scaler.scale if scaler else loss)
-        finite = scaler.unscale_and_check(self.optimizer) if scaler else True
-        if finite:
-            if self.clip_grad is not None:
-                self.optimizer.clip_grad_norm(**self.clip_grad)
-            self.optimizer.step()
-        else:
-            self.logger.warning(f'iteration {self.iter + 1}: fp16 gradients overflowed; step skipped, '
-                                f'loss scale lowered to {scaler.scale * scaler.backoff_factor:g}')
-            self.optimizer.zero_grad()
-            self.optimizer.n_step -= 1  # the skipped step must not advance Adam's bias correction
-        if scaler:
-            scaler.update(finite)
 
     def _fetch_log_vars(self, log_vars):
         names = list(log_vars)
@@ -543,8 +540,8 @@ class Runner:
             meta.update(max_iters=self.max_iters, iters_per_epoch=self.train_loop.iters_per_epoch)
         meta_info = self.dataset_meta
         meta.update(CLASSES=meta_info.get('classes'), PALETTE=_to_plain(meta_info.get('palette')))
-        checkpoint = dict(meta=meta, optimizer=optimizer_state_dict(self.optimizer) if self.optimizer else None,
-                          hook_states={}, loss_scaler=self.loss_scaler.state_dict() if self.loss_scaler else None)
+        optim_state = self.optim_wrapper.state_dict() if self.optim_wrapper is not None else dict(optimizer=None)
+        checkpoint = dict(meta=meta, hook_states={}, **optim_state)
         for hook in self._hooks:
             if hasattr(hook, 'state_dict'):
                 checkpoint['hook_states'][type(hook).__name__] = hook.state_dict()
@@ -594,7 +591,8 @@ class Runner:
         return checkpoint
 
     def resume(self, path):
-        """Continue a run: weights, optimizer state, counters and hook states."""
+        """Continue a run: weights, optimizer wrapper state (optimizer, loss scale, accumulation), counters and
+        hook states."""
         from ..utils.checkpoint import load_state_dict, read_checkpoint
         self._build_optimization()
         checkpoint = read_checkpoint(path)
@@ -610,10 +608,9 @@ class Runner:
                              f'{self.train_loop.iters_per_epoch} (different data, batch size or process count); '
                              f'resuming would not continue the same schedule')
         load_state_dict(self.model, checkpoint['state_dict'], strict=True, logger=self.logger)
-        load_optimizer_state_dict(self.optimizer, checkpoint['optimizer'])
-        if self.loss_scaler is not None and checkpoint.get('loss_scaler'):
-            self.loss_scaler.load_state_dict(checkpoint['loss_scaler'])
+        self.optim_wrapper.load_state_dict(checkpoint)
         self.epoch, self.iter = int(meta['epoch']), int(meta['iter'])
+        self.optim_wrapper.initialize_count_status(self.iter, self.max_iters)
         hook_states = checkpoint.get('hook_states') or {}
         for hook in self._hooks:
             state = hook_states.get(type(hook).__name__)

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import jittor as jt
-from dformer_seg.engine import Hook, Runner
+from dformer_seg.config import ConfigError
+from dformer_seg.engine import Hook, OptimWrapper, Runner
 from dformer_seg.registry import SEGMENTORS
-from dformer_seg.utils.checkpoint import read_checkpoint
+from dformer_seg.utils.checkpoint import read_checkpoint, save_checkpoint
 from toy import ToyLoader, ToySegmentor, toy_runner_kwargs
 
 
@@ -100,6 +101,52 @@ def test_checkpoint_contents_and_load_from(tmp_path):
     fresh._load_or_resume()
     assert fresh.iter == 0 and fresh.optimizer.n_step == 0  # weights only
     assert_same_weights(weights(fresh), read_checkpoint(str(tmp_path / 'a' / 'iter_4.pkl'))['state_dict'])
+
+
+def test_resume_inside_an_accumulation_group_matches_an_uninterrupted_run(tmp_path):
+    # 8 iterations, 3 batches per update: groups 1-3, 4-6 and 7-8; iter_4.pkl is written inside the second.
+    accumulate = dict(optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01), accumulative_counts=3),
+                      val_dataloader=None)
+    straight, _ = run(tmp_path / 'straight', **accumulate)
+    assert type(straight.optim_wrapper) is OptimWrapper and straight.optimizer.n_step == 3
+    run(tmp_path / 'split', stop_at=4, **accumulate)
+    saved = read_checkpoint(str(tmp_path / 'split' / 'iter_4.pkl'))
+    assert saved['accumulation']['count'] == 4 and saved['accumulation']['grads'] is not None
+    assert saved['optimizer']['n_step'] == 2  # the update of group 4-6 is counted when it begins
+    resumed, _ = run(tmp_path / 'split', resume=True, **accumulate)
+    assert resumed.optim_wrapper.inner_count == 8 and resumed.optimizer.n_step == 3
+    assert_same_weights(weights(straight), weights(resumed))
+
+
+def test_a_checkpoint_with_the_optimizer_state_only_still_resumes(tmp_path):
+    # Checkpoints written before the optimizer wrappers have no 'accumulation' entry.
+    straight, _ = run(tmp_path / 'straight', val_dataloader=None)
+    run(tmp_path / 'split', stop_at=4, val_dataloader=None)
+    path = str(tmp_path / 'split' / 'iter_4.pkl')
+    old_style = read_checkpoint(path)
+    del old_style['accumulation']
+    save_checkpoint(path, old_style.pop('state_dict'), meta=old_style.pop('meta'), **old_style)
+    resumed, _ = run(tmp_path / 'split', resume=True, val_dataloader=None)
+    assert resumed.optim_wrapper.inner_count == 8
+    assert_same_weights(weights(straight), weights(resumed))
+
+
+def test_a_loss_scaling_wrapper_without_amp_is_refused(tmp_path):
+    runner = Runner(**toy_runner_kwargs(tmp_path, optim_wrapper=dict(type='AmpOptimWrapper',
+                                                                     optimizer=dict(type='SGD', lr=0.1))))
+    with pytest.raises(ConfigError, match='AmpOptimWrapper'):
+        runner._build_optimization()
+
+
+def test_amp_picks_the_loss_scaling_wrapper_with_its_settings(tmp_path):
+    # amp itself is refused on the CPU, so this sets what Runner(amp=dict(level=5, init_scale=8.0)) would.
+    runner = Runner(**toy_runner_kwargs(tmp_path))
+    runner.amp_level, runner._loss_scale = 5, dict(init_scale=8.0)
+    wrapper = runner._build_optim_wrapper(dict(optimizer=dict(type='SGD', lr=0.1), clip_grad=dict(max_norm=1.0)))
+    assert type(wrapper).__name__ == 'AmpOptimWrapper' and wrapper.loss_scaler.scale == 8.0
+    assert wrapper.clip_grad == dict(max_norm=1.0)
+    with pytest.raises(ConfigError, match='OptimWrapper'):
+        runner._build_optim_wrapper(dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)))
 
 
 def test_a_new_run_refuses_a_work_dir_with_checkpoints(tmp_path):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from dformer_seg.datasets.pipelines import using_rng
-from dformer_seg.registry import BACKBONES, DATASETS, HEADS, HOOKS, PIPELINES, SEGMENTORS
+from dformer_seg.engine.optim import build_optim_wrapper
+from dformer_seg.registry import BACKBONES, DATASETS, HEADS, HOOKS, OPTIM_WRAPPERS, PIPELINES, SEGMENTORS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(REPO, 'docs', 'extending.md')
@@ -18,13 +19,13 @@ DOC = os.path.join(REPO, 'docs', 'extending.md')
 @pytest.fixture
 def doc_classes(monkeypatch):
     """Execute the doc's class definitions; the registries get back their entries afterwards."""
-    for registry in (BACKBONES, HEADS, DATASETS, PIPELINES, HOOKS):
+    for registry in (BACKBONES, HEADS, DATASETS, PIPELINES, HOOKS, OPTIM_WRAPPERS):
         monkeypatch.setattr(registry, '_module_dict', dict(registry._module_dict))
     with open(DOC, encoding='utf-8') as f:
         blocks = re.findall(r'```python\n(.*?)```', f.read(), flags=re.S)
     namespace = {}
     definitions = [block for block in blocks if 'register_module()' in block]
-    assert len(definitions) == 5
+    assert len(definitions) == 6
     for block in definitions:
         exec(compile(block, DOC, 'exec'), namespace)
     return namespace
@@ -77,3 +78,14 @@ def test_data_set_transform_and_hook(doc_classes, tmp_path):
         runner.iter += 1
         hook.after_train_iter(runner, runner.iter - 1, outputs={'loss': loss})
     assert len(warnings) == 1 and warnings[0].startswith('iteration 4: loss 5.000')
+
+
+def test_optimizer_wrapper_records_the_gradient_norm(doc_classes):
+    # loss = w . (3, 4): the gradient (3, 4) has norm 5, clipped to 1 before the SGD step.
+    model = jt.nn.Linear(2, 1, bias=False)
+    model.weight.update(jt.zeros((1, 2)))
+    wrapper = build_optim_wrapper(model, dict(type='GradNormOptimWrapper', optimizer=dict(type='SGD', lr=1.0),
+                                              clip_grad=dict(max_norm=1.0)))
+    assert wrapper.update_params(model(jt.array([[3.0, 4.0]])).sum())
+    assert wrapper.last_grad_norm == pytest.approx(5.0)
+    np.testing.assert_allclose(model.weight.numpy()[0], [-0.6, -0.8], rtol=1e-5)
