@@ -106,9 +106,17 @@ def _base_paths(tree, filename):
             except ValueError:
                 raise ConfigError(f'{filename}, line {node.lineno}: _base_ must be a literal path or list of '
                                   f'paths (it is read before the file runs)') from None
+    paths = _as_path_list(bases)
+    if paths is None:
+        raise ConfigError(f'{filename}: _base_ must be a path or a list of paths, got {bases!r}')
+    return paths
+
+
+def _as_path_list(bases):
+    """``_base_`` as a list of paths, or None when it is neither a path nor a list of paths."""
     bases = [bases] if isinstance(bases, str) else bases
     if not isinstance(bases, (list, tuple)) or not all(isinstance(b, str) for b in bases):
-        raise ConfigError(f'{filename}: _base_ must be a path or a list of paths, got {bases!r}')
+        return None
     return list(bases)
 
 
@@ -146,10 +154,11 @@ def _missing_part_message(node, part, walked):
         return f'{walked} is a {type(node).__name__}, not a dict or list; it has no {part!r}'
     names = sorted(map(str, node))
     close = difflib.get_close_matches(part, names, n=3, cutoff=0.6)
-    hint = f'; did you mean {" or ".join(repr(k) for k in close)}?' if close else ''
+    hint = (f'; did you mean {" or ".join(repr(k) for k in close)}?' if close
+            else f' (its keys: {", ".join(names) or "none"})')
     local = ' (names that start with "_" are local to their file)' if part.startswith('_') else ''
     scope = 'the _base_ files define' if walked == BASE_KEY else f'{walked} has'
-    return f'{scope} no key {part!r}{hint}{local} (keys: {", ".join(names) or "none"})'
+    return f'{scope} no key {part!r}{hint}{local}'
 
 
 def _import_custom_modules(custom_imports, filename):
@@ -219,7 +228,8 @@ class Config:
         # The bases are loaded before the file runs, so that its {{_base_.xxx}} references can read them.
         merged_bases, owner = {}, {}
         texts = []
-        for base in _base_paths(tree, filename):
+        bases = _base_paths(tree, filename)
+        for base in bases:
             base_path = osp.abspath(osp.join(osp.dirname(filename), base))
             base_dict, base_text = Config._file_to_dict(base_path, chain + (filename,))
             duplicated = set(base_dict) & set(merged_bases)
@@ -236,6 +246,9 @@ class Config:
         namespace = {'__file__': filename, '__name__': module_name,
                      BASE_VALUE_FUNCTION: _base_value_reader(merged_bases, filename, has_bases=bool(texts))}
         exec(compile(tree, filename, 'exec'), namespace)  # a config is trusted Python, like a script
+        if _as_path_list(namespace.get(BASE_KEY, [])) != bases:
+            raise ConfigError(f'{filename}: _base_ must be assigned once, at the top level of the file, to a '
+                              f'literal (it is read before the file runs)')
         cfg_dict = {
             key: value for key, value in namespace.items()
             if not key.startswith('_') and not isinstance(value, (types.ModuleType, types.FunctionType, type))
