@@ -8,6 +8,12 @@ with ``_`` (and is not a module, function or class) becomes a key. Rules:
   sibling bases is an error. The child is then merged over them.
 * Dicts merge recursively; every other value (lists included) replaces.
   ``_delete_=True`` inside a child dict replaces the base dict instead.
+* ``{{_base_.name}}`` (also ``{{_base_.model.backbone}}``, ``{{_base_.train_pipeline.0}}``)
+  anywhere in an expression is a copy of the value that the merged bases give
+  that key, so that a child builds on a base's value instead of restating it
+  (``[step] + {{_base_.test_pipeline}}[1:]``). References are resolved once,
+  when the file is loaded (``--cfg-options`` change the resolved values), and
+  ``_base_`` must be a literal (a path or a list of paths): it is read first.
 * A missing key raises (``cfg.modle`` is an error, not ``None``).
 * ``custom_imports = dict(imports=['pkg.module', ...])`` imports user modules
   (so that their ``register_module`` calls run) when the file is loaded.
@@ -16,9 +22,11 @@ with ``_`` (and is not a module, function or class) becomes a key. Rules:
 """
 import ast
 import copy
+import difflib
 import importlib
 import os
 import os.path as osp
+import re
 import sys
 import types
 import uuid
@@ -29,6 +37,9 @@ from addict import Dict
 BASE_KEY = '_base_'
 DELETE_KEY = '_delete_'
 RESERVED_KEYS = ('filename', 'text', 'pretty_text')
+# ``{{_base_.a.b.0}}``: a dotted path of keys and list indices into the merged bases.
+BASE_REFERENCE = re.compile(r'\{\{\s*_base_\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)\s*\}\}')
+BASE_VALUE_FUNCTION = '__dformer_seg_base_value__'  # what a reference becomes in the executed source
 
 
 class ConfigError(Exception):
@@ -83,6 +94,71 @@ def _strip_delete_keys(value):
     if isinstance(value, list):
         return [_strip_delete_keys(v) for v in value]
     return value
+
+
+def _base_paths(tree, filename):
+    """The paths of a file's top-level ``_base_ = ...``, read before the file runs (so it must be a literal)."""
+    bases = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BASE_KEY for t in node.targets):
+            try:
+                bases = ast.literal_eval(node.value)
+            except ValueError:
+                raise ConfigError(f'{filename}, line {node.lineno}: _base_ must be a literal path or list of '
+                                  f'paths (it is read before the file runs)') from None
+    paths = _as_path_list(bases)
+    if paths is None:
+        raise ConfigError(f'{filename}: _base_ must be a path or a list of paths, got {bases!r}')
+    return paths
+
+
+def _as_path_list(bases):
+    """``_base_`` as a list of paths, or None when it is neither a path nor a list of paths."""
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, (list, tuple)) or not all(isinstance(b, str) for b in bases):
+        return None
+    return list(bases)
+
+
+def _substitute_base_references(source):
+    """Replace each ``{{_base_.a.b}}`` by a call that returns that value (on the same line, for error messages)."""
+    def call(match):
+        line = source.count('\n', 0, match.start()) + 1
+        return f'{BASE_VALUE_FUNCTION}({match.group(1)!r}, {line})'
+    return BASE_REFERENCE.sub(call, source)
+
+
+def _base_value_reader(merged_bases, filename, has_bases):
+    """The function a reference calls: a copy of the value at a dotted path of the merged bases."""
+    def base_value(dotted, line):
+        where = f'{filename}, line {line}: {{{{_base_.{dotted}}}}}'
+        if not has_bases:
+            raise ConfigError(f'{where} refers to a base, but the file has no _base_')
+        node, walked = merged_bases, BASE_KEY
+        for part in dotted.split('.'):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise ConfigError(f'{where}: {_missing_part_message(node, part, walked)}')
+            walked = f'{walked}.{part}'
+        return copy.deepcopy(node)
+    return base_value
+
+
+def _missing_part_message(node, part, walked):
+    if isinstance(node, (list, tuple)):
+        return f'{walked} is a list of length {len(node)}; {part!r} is not an index of it'
+    if not isinstance(node, dict):
+        return f'{walked} is a {type(node).__name__}, not a dict or list; it has no {part!r}'
+    names = sorted(map(str, node))
+    close = difflib.get_close_matches(part, names, n=3, cutoff=0.6)
+    hint = (f'; did you mean {" or ".join(repr(k) for k in close)}?' if close
+            else f' (its keys: {", ".join(names) or "none"})')
+    local = ' (names that start with "_" are local to their file)' if part.startswith('_') else ''
+    scope = 'the _base_ files define' if walked == BASE_KEY else f'{walked} has'
+    return f'{scope} no key {part!r}{hint}{local}'
 
 
 def _import_custom_modules(custom_imports, filename):
@@ -145,24 +221,14 @@ class Config:
         with open(filename, encoding='utf-8') as f:
             source = f.read()
         try:
-            ast.parse(source, filename)
+            tree = ast.parse(_substitute_base_references(source), filename)
         except SyntaxError as exc:
             raise ConfigError(f'syntax error in config {filename}, line {exc.lineno}: {exc.msg}') from exc
-        module_name = f'_dformer_seg_cfg_{uuid.uuid4().hex}'
-        namespace = {'__file__': filename, '__name__': module_name}
-        exec(compile(source, filename, 'exec'), namespace)  # a config is trusted Python, like a script
-        cfg_dict = {
-            key: value for key, value in namespace.items()
-            if not key.startswith('_') and not isinstance(value, (types.ModuleType, types.FunctionType, type))
-        }
-        text = f'# {filename}\n{source}'
 
-        bases = namespace.get(BASE_KEY, [])
-        bases = [bases] if isinstance(bases, str) else list(bases)
-        if not bases:
-            return cfg_dict, text
+        # The bases are loaded before the file runs, so that its {{_base_.xxx}} references can read them.
         merged_bases, owner = {}, {}
         texts = []
+        bases = _base_paths(tree, filename)
         for base in bases:
             base_path = osp.abspath(osp.join(osp.dirname(filename), base))
             base_dict, base_text = Config._file_to_dict(base_path, chain + (filename,))
@@ -175,6 +241,21 @@ class Config:
                 owner[key] = base_path
             merged_bases.update(base_dict)
             texts.append(base_text)
+
+        module_name = f'_dformer_seg_cfg_{uuid.uuid4().hex}'
+        namespace = {'__file__': filename, '__name__': module_name,
+                     BASE_VALUE_FUNCTION: _base_value_reader(merged_bases, filename, has_bases=bool(texts))}
+        exec(compile(tree, filename, 'exec'), namespace)  # a config is trusted Python, like a script
+        if _as_path_list(namespace.get(BASE_KEY, [])) != bases:
+            raise ConfigError(f'{filename}: _base_ must be assigned once, at the top level of the file, to a '
+                              f'literal (it is read before the file runs)')
+        cfg_dict = {
+            key: value for key, value in namespace.items()
+            if not key.startswith('_') and not isinstance(value, (types.ModuleType, types.FunctionType, type))
+        }
+        text = f'# {filename}\n{source}'
+        if not texts:
+            return cfg_dict, text
         merged = merge_a_into_b(cfg_dict, merged_bases)
         return merged, '\n'.join(texts + [text])
 

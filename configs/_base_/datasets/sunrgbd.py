@@ -1,41 +1,16 @@
 # SUNRGBD (37 classes) in the layout released with DFormer:
 #   data/SUNRGBD/{RGB/*.jpg, Depth/*.png, labels/*.png (or Label/), train.txt, test.txt}
-# This is the DFormer (v1) preprocessing: BGR images, training crop 480x480,
-# evaluation at each image's own size (sizes vary, so batch_size=1).
-# DFormerv2 on SUNRGBD was trained and evaluated on RGB-ordered images, and
-# evaluated on images padded to 531x730; its configs override the pipelines with
-# color_order='rgb' and, at test time, a
-#   dict(type='Pad', size=(531, 730), pad_val=0, seg_pad_val=255)
-# right after LoadDepthFromFile (before Normalize, as the official ValPre pads raw pixels).
+# This is the DFormer (v1) preprocessing, the one of NYUDepthv2 (the official RGBXDataset): BGR
+# images, training crop 480x480, evaluation at each image's own size (sizes vary, so batch_size=1).
+# DFormerv2 on SUNRGBD was trained and evaluated on RGB-ordered images, and evaluated on images
+# padded to 531x730: configs/dformerv2/_sunrgbd_rgb_padded.py changes these pipelines.
+_base_ = './nyu_depth_v2.py'
 dataset_type = 'SUNRGBDDataset'
 data_root = 'data/SUNRGBD'
 crop_size = (480, 480)
-img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                depth_mean=[122.4], depth_std=[71.4])  # = ImageNet and 0.48 / 0.28, times 255
-train_pipeline = [
-    dict(type='LoadImageFromFile', color_order='bgr'),
-    dict(type='LoadDepthFromFile', channels=3),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomResize', ratios=[0.5, 0.75, 1.0, 1.25, 1.5, 1.75]),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
-    dict(type='Normalize', **img_norm),
-    dict(type='Pad', size=crop_size, pad_val=0, seg_pad_val=255, position='center'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', color_order='bgr'),
-    dict(type='LoadDepthFromFile', channels=3),
-    dict(type='Normalize', **img_norm),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=4, shuffle=True, drop_last=True,
-    dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, shuffle=False, drop_last=False,
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', pipeline=test_pipeline))
+# The NYUDepthv2 training pipeline with this crop size; the test pipeline is NYUDepthv2's.
+_crop_args = dict(RandomCrop=dict(crop_size=crop_size), Pad=dict(size=crop_size))
+train_pipeline = [dict(step, **_crop_args.get(step['type'], {})) for step in {{_base_.train_pipeline}}]
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric')
-test_evaluator = val_evaluator
