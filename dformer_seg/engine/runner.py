@@ -31,7 +31,7 @@ from .. import runtime
 from ..config import ConfigError
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
-from ..utils.dist import is_main_process, world_size
+from ..utils.dist import all_reduce_mean, broadcast_parameters, is_main_process, world_size
 from ..utils.logger import setup_logger
 from ..utils.numerics import check_finite_model, check_finite_scores
 from ..version import __version__
@@ -375,6 +375,16 @@ class Runner:
         for hook in self._hooks:
             getattr(hook, point)(self, **kwargs)
 
+    def _stateful_hooks(self):
+        """``(key, hook)`` for each hook with a ``state_dict``: its class name, with ``#2``, ``#3``, ... for
+        further hooks of one class (in priority order), so that they never overwrite each other's state."""
+        seen = {}
+        for hook in self._hooks:
+            if hasattr(hook, 'state_dict'):
+                name = type(hook).__name__
+                seen[name] = seen.get(name, 0) + 1
+                yield (name if seen[name] == 1 else f'{name}#{seen[name]}'), hook
+
     def hook_order(self):
         rows = [f'{hook.priority:>4}  {type(hook).__name__}' for hook in self._hooks]
         return 'hooks (run in this order):\n' + '\n'.join(rows)
@@ -405,8 +415,7 @@ class Runner:
     def _fetch_log_vars(self, log_vars):
         names = list(log_vars)
         values = jt.concat([log_vars[name].float32().reshape(1) for name in names])
-        if jt.in_mpi:
-            values = values.mpi_all_reduce('mean')
+        values = all_reduce_mean(values)
         jt.sync_all()  # one sync per step: pending parameter updates and the logged values
         return dict(zip(names, (float(v) for v in values.numpy())))
 
@@ -430,8 +439,7 @@ class Runner:
         self._build_optimization()
         self._dump_config()
         self._load_or_resume()
-        if jt.in_mpi:
-            self.model.mpi_param_broadcast(0)  # identical starting weights on every process
+        broadcast_parameters(self.model)  # identical starting weights on every process
         self.logger.info(self._environment())
         self.logger.info(self.hook_order())
         self.call_hook('before_run')
@@ -542,9 +550,8 @@ class Runner:
         meta.update(CLASSES=meta_info.get('classes'), PALETTE=_to_plain(meta_info.get('palette')))
         optim_state = self.optim_wrapper.state_dict() if self.optim_wrapper is not None else dict(optimizer=None)
         checkpoint = dict(meta=meta, hook_states={}, **optim_state)
-        for hook in self._hooks:
-            if hasattr(hook, 'state_dict'):
-                checkpoint['hook_states'][type(hook).__name__] = hook.state_dict()
+        for key, hook in self._stateful_hooks():
+            checkpoint['hook_states'][key] = hook.state_dict()
         self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
         path = os.path.join(self.work_dir, filename)
         state_dict = self.model.state_dict()
@@ -612,10 +619,9 @@ class Runner:
         self.epoch, self.iter = int(meta['epoch']), int(meta['iter'])
         self.optim_wrapper.initialize_count_status(self.iter, self.max_iters)
         hook_states = checkpoint.get('hook_states') or {}
-        for hook in self._hooks:
-            state = hook_states.get(type(hook).__name__)
-            if state is not None and hasattr(hook, 'load_state_dict'):
-                hook.load_state_dict(state)
+        for key, hook in self._stateful_hooks():
+            if hook_states.get(key) is not None and hasattr(hook, 'load_state_dict'):
+                hook.load_state_dict(hook_states[key])
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         self.logger.info(f'resumed from {path}: epoch {self.epoch}, iteration {self.iter}')
         return checkpoint

@@ -227,3 +227,23 @@ def test_hooks_run_by_priority_with_stable_ties(tmp_path):
     assert calls == ['first', 'normal-1', 'normal-2', 'low']
     with pytest.raises(ValueError, match='priority'):
         runner.register_hook(Named('bad'), priority='SOMETIMES')
+
+
+def test_two_hooks_of_one_class_keep_their_own_state(tmp_path):
+    class Counter(Hook):
+        def __init__(self, start):
+            self.count = start
+
+        def state_dict(self):
+            return dict(count=self.count)
+
+        def load_state_dict(self, state):
+            self.count = state['count']
+
+    Runner(**toy_runner_kwargs(tmp_path, custom_hooks=[Counter(1), Counter(2)])).train()
+    checkpoint = read_checkpoint(str(tmp_path / 'iter_8.pkl'))
+    assert checkpoint['hook_states']['Counter'] == dict(count=1)
+    assert checkpoint['hook_states']['Counter#2'] == dict(count=2)
+    counters = [Counter(0), Counter(0)]
+    Runner(**toy_runner_kwargs(tmp_path, custom_hooks=counters, resume=True)).train()
+    assert [c.count for c in counters] == [1, 2]
