@@ -7,5 +7,5 @@ device = 'auto'  # 'auto' | 'cpu' | 'cuda'
 amp = False  # mixed precision (CUDA only); True or dict(level=5, init_scale=2.0**16, growth_interval=2000)
 log_level = 'INFO'
 custom_hooks = []  # e.g. [dict(type='EMAHook', momentum=0.0002)]
-custom_imports = None  # e.g. dict(imports=['projects.example_project.example_module'])
+custom_imports = None  # e.g. dict(imports=['projects.depth_geometry'])
 allow_existing_work_dir = False  # True: a new run may write over the checkpoints of an old one
