@@ -20,11 +20,11 @@ import os
 
 import jittor as jt
 import numpy as np
-from jittor.dataset import Dataset as JittorDataset
 
 from ..utils import dist
 from .collate import collate_samples
 from .errors import DataError
+from .jittor_loader_adapter import ShardedJittorDataset
 from .pipelines.rng import sample_rng, using_rng
 from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 
@@ -46,7 +46,7 @@ def _tuples(value):
     return value
 
 
-class RGBDDataLoader(JittorDataset):
+class RGBDDataLoader(ShardedJittorDataset):
     """Iterate batches ``dict(img, depth, gt_seg, img_metas)`` of a data set.
 
     ``batch_size`` is per process. Process ``rank`` of ``world_size`` (from MPI
@@ -144,21 +144,16 @@ class RGBDDataLoader(JittorDataset):
         """Batches per epoch on this process."""
         return num_batches(len(self.indices(0)), self.batch_size, self.drop_last)
 
-    def _get_index_list(self):
-        # Replaces Jittor's version (which splits a global batch over MPI processes).
-        # Jittor calls it at the start of every iter() and, with workers, whenever
-        # the workers start a new round; only the lists the workers get are rounds.
+    def epoch_index_list(self):
+        # Asked at the start of every iter() and, with workers, whenever the workers start
+        # a new round; only the lists the workers get are rounds.
         top_call, self._top_call_pending = self._top_call_pending, False
         epoch = self._epoch
         if self.num_workers and not (top_call and hasattr(self, 'workers')):
             if self._worker_rounds and not top_call:
                 epoch = self._worker_rounds[-1] + 1
             self._worker_rounds.append(epoch)
-        indices = self.indices(epoch)
-        self.real_len = len(indices)
-        self.real_batch_size = self.batch_size
-        self.batch_len = num_batches(self.real_len, self.batch_size, self.drop_last)
-        return self._encode(indices, epoch)
+        return self._encode(self.indices(epoch), epoch)
 
     def _encode(self, indices, epoch):
         return ((epoch % self._epoch_slots) * self.total_len + indices).astype(np.int32)

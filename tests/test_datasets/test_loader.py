@@ -170,3 +170,10 @@ def test_two_mpi_processes_share_the_seed_and_split_the_data(ten_samples, tmp_pa
     assert ranks[0][3] == ranks[1][3] == 2  # 10 samples, 2 per process per step, drop_last
     seen = [sum(r[4], []) for r in ranks]
     assert all(len(s) == 4 for s in seen) and not set(seen[0]) & set(seen[1])
+
+
+def test_the_jittor_adapter_refuses_an_untested_jittor_version():
+    from dformer_seg.datasets.jittor_loader_adapter import check_jittor_version
+    check_jittor_version()  # the installed one
+    with pytest.raises(RuntimeError, match=r'knows for Jittor 1\.3\.x; this is Jittor 1\.4\.0'):
+        check_jittor_version('1.4.0')
