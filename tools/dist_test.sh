@@ -12,11 +12,4 @@ CHECKPOINT=$2
 NPROC=$3
 shift 3
 HERE=$(cd "$(dirname "$0")" && pwd)
-MPI_OPTS=()
-if [ "$(id -u)" = "0" ]; then
-    MPI_OPTS+=(--allow-run-as-root)
-fi
-# Every process would otherwise start one OpenMP thread per core.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / NPROC > 0 ? $(nproc) / NPROC : 1 ))}
-exec mpirun "${MPI_OPTS[@]}" -np "$NPROC" -x OMP_NUM_THREADS -x PYTHONPATH \
-    python "$HERE/test.py" "$CONFIG" "$CHECKPOINT" "$@"
+exec "$HERE/mpi_run.sh" "$NPROC" "$HERE/test.py" "$CONFIG" "$CHECKPOINT" "$@"

@@ -10,11 +10,4 @@ CONFIG=$1
 NPROC=$2
 shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
-MPI_OPTS=()
-if [ "$(id -u)" = "0" ]; then
-    MPI_OPTS+=(--allow-run-as-root)
-fi
-# Every process would otherwise start one OpenMP thread per core.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / NPROC > 0 ? $(nproc) / NPROC : 1 ))}
-exec mpirun "${MPI_OPTS[@]}" -np "$NPROC" -x OMP_NUM_THREADS -x PYTHONPATH \
-    python "$HERE/train.py" "$CONFIG" "$@"
+exec "$HERE/mpi_run.sh" "$NPROC" "$HERE/train.py" "$CONFIG" "$@"

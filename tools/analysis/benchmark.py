@@ -228,17 +228,22 @@ def benchmark_onnxruntime(args):
     print(f'{os.path.basename(args.onnx)}: ONNX Runtime {session.get_providers()[0]}, {threads} threads, batch 1, '
           f'{height}x{width}, load average {os.getloadavg()[0]:.2f}')
     print(f'session creation (graph optimisation): {build_s:.2f} s')
-    first = timed(step, feeds)
-    print(f'first call: {first:.2f} s')
+    return dict(build_s=build_s, **time_calls(step, feeds, args, images_per_call=1, first_label='first call'))
+
+
+def time_calls(step, inputs, args, images_per_call, first_label):
+    """Time the first call, ``args.warmup`` untimed calls and ``args.repeat`` timed ones; print and return them."""
+    first = timed(step, inputs)
+    print(f'{first_label}: {first:.2f} s')
     for _ in range(args.warmup):
-        step(feeds)
-    times_ms = [1000.0 * timed(step, feeds) for _ in range(args.repeat)]
+        step(inputs)
+    times_ms = [1000.0 * timed(step, inputs) for _ in range(args.repeat)]
     median = statistics.median(times_ms)
     print(f'latency over {args.repeat} calls: median {median:.1f} ms, min {min(times_ms):.1f} ms, '
           f'max {max(times_ms):.1f} ms')
-    print(f'throughput: {1000.0 / median:.2f} images/s')
+    print(f'throughput: {1000.0 * images_per_call / median:.2f} images/s')
     print(f'peak resident memory: {peak_rss_mib():.0f} MiB')
-    return dict(build_s=build_s, first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
+    return dict(first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
 
 
 def main(argv=None):
@@ -271,22 +276,13 @@ def main(argv=None):
           f'{device}, OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}, '
           f'load average {os.getloadavg()[0]:.2f}')
     print(f'model build + weight initialisation/loading: {build_s:.2f} s')
-    first = timed(step, batch)
-    print(f'first call (includes compiling new kernels): {first:.2f} s')
-    for _ in range(args.warmup):
-        step(batch)
-    times_ms = [1000.0 * timed(step, batch) for _ in range(args.repeat)]
-    median = statistics.median(times_ms)
-    print(f'latency over {args.repeat} calls: median {median:.1f} ms, min {min(times_ms):.1f} ms, '
-          f'max {max(times_ms):.1f} ms')
-    print(f'throughput: {1000.0 * args.batch / median:.2f} images/s')
-    print(f'peak resident memory: {peak_rss_mib():.0f} MiB')
-
+    result = dict(build_s=build_s, **time_calls(step, batch, args, images_per_call=args.batch,
+                                                first_label='first call (includes compiling new kernels)'))
     if args.profile:
         report = run_profile(step, batch, args.profile_runs)
         print()
         print(summarize_profile(report, args.profile_runs, args.top))
-    return dict(build_s=build_s, first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
+    return result
 
 
 if __name__ == '__main__':
