@@ -10,8 +10,8 @@ _base_ = './_nyu_photometric.py'
 dataset_type = 'Stanford2D3DSDataset'
 data_root = 'data/Stanford2D3DS'
 crop_size = (540, 540)
-_load_depth_args = dict(raw_depth_range=(0, 10000), hole_fill='nearest')
-_step_args = dict(LoadDepthFromFile=_load_depth_args, RandomResize=dict(ratios=[0.5, 0.75, 1.0, 1.25]),
+_step_args = dict(LoadDepthFromFile=dict(raw_depth_range=(0, 10000), hole_fill='nearest'),
+                  RandomResize=dict(ratios=[0.5, 0.75, 1.0, 1.25]),
                   RandomCrop=dict(crop_size=crop_size), Pad=dict(size=crop_size))
 train_pipeline = [dict(step, **_step_args.get(step['type'], {})) for step in {{_base_.train_pipeline}}]
 test_pipeline = [dict(step, **_step_args.get(step['type'], {})) for step in {{_base_.test_pipeline}}]
