@@ -5,37 +5,16 @@
 # HHA instead of depth: depth_dir='HHA' in the three data sets and
 #   dict(type='LoadDepthFromFile', channels=3, color_type='color', color_order='rgb', modality='HHA')
 # with depth_mean/depth_std of 3 values (e.g. the RGB ones).
+# NYUDepthv2's settings with photometric distortion, this depth loader, 540x540 crops and scales up to 1.25.
+_base_ = './_nyu_photometric.py'
 dataset_type = 'Stanford2D3DSDataset'
 data_root = 'data/Stanford2D3DS'
 crop_size = (540, 540)
-img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                depth_mean=[122.4], depth_std=[71.4])
-_load_depth = dict(type='LoadDepthFromFile', channels=3, raw_depth_range=(0, 10000), hole_fill='nearest')
-train_pipeline = [
-    dict(type='LoadImageFromFile', color_order='bgr'),
-    _load_depth,
-    dict(type='LoadAnnotations'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomResize', ratios=[0.5, 0.75, 1.0, 1.25]),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='Normalize', **img_norm),
-    dict(type='Pad', size=crop_size, pad_val=0, seg_pad_val=255, position='center'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', color_order='bgr'),
-    _load_depth,
-    dict(type='Normalize', **img_norm),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=4, shuffle=True, drop_last=True,
-    dataset=dict(type=dataset_type, data_root=data_root, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, shuffle=False, drop_last=False,
-    dataset=dict(type=dataset_type, data_root=data_root, split='test', pipeline=test_pipeline))
+_step_args = dict(LoadDepthFromFile=dict(raw_depth_range=(0, 10000), hole_fill='nearest'),
+                  RandomResize=dict(ratios=[0.5, 0.75, 1.0, 1.25]),
+                  RandomCrop=dict(crop_size=crop_size), Pad=dict(size=crop_size))
+train_pipeline = [dict(step, **_step_args.get(step['type'], {})) for step in {{_base_.train_pipeline}}]
+test_pipeline = [dict(step, **_step_args.get(step['type'], {})) for step in {{_base_.test_pipeline}}]
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric')
-test_evaluator = val_evaluator

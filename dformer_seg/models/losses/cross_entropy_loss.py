@@ -8,9 +8,9 @@ criterion computes. ``avg_non_ignore=False`` keeps mmseg's older behaviour of
 dividing by the number of all pixels, ignored ones included.
 """
 import jittor as jt
-from jittor import nn
 
 from ...registry import LOSSES
+from .base import BaseLoss
 from .utils import check_logits_and_label, load_class_weight
 
 REDUCTIONS = ('none', 'mean', 'sum')
@@ -119,7 +119,7 @@ def binary_cross_entropy(logits, label, class_weight=None, reduction='mean', ign
 
 
 @LOSSES.register_module()
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(BaseLoss):
     """Cross-entropy loss module for decode heads.
 
     Args:
@@ -130,36 +130,27 @@ class CrossEntropyLoss(nn.Module):
         ignore_index: label value that is ignored; a head passes its own.
         avg_non_ignore: for 'mean', divide by the (weighted) count of
             non-ignored pixels (True, PyTorch semantics) or by all pixels.
-        loss_name: key of this loss in the head's loss dict; the engine only
-            back-propagates keys that contain 'loss'.
+        loss_name: key of this loss in the head's loss dict; it must contain
+            'loss' (the engine only back-propagates such keys).
     """
 
     def __init__(self, use_sigmoid=False, reduction='mean', class_weight=None, loss_weight=1.0, ignore_index=255,
                  avg_non_ignore=True, loss_name='loss_ce'):
-        super().__init__()
+        super().__init__(loss_weight, ignore_index, loss_name)
         if reduction not in REDUCTIONS:
             raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
         self.use_sigmoid = bool(use_sigmoid)
         self.reduction = reduction
         # Kept as numpy so that it never shows up in a model's state dict.
         self.class_weight = load_class_weight(class_weight)
-        self.loss_weight = float(loss_weight)
-        self.ignore_index = ignore_index
         self.avg_non_ignore = bool(avg_non_ignore)
-        self._loss_name = loss_name
 
-    @property
-    def loss_name(self):
-        return self._loss_name
-
-    def execute(self, logits, label, ignore_index=None, reduction_override=None):
+    def loss(self, logits, label, ignore_index, reduction_override=None):
         """``logits`` (N, C, H, W), ``label`` (N, H, W) int -> scalar loss (or per-pixel with 'none')."""
         reduction = reduction_override or self.reduction
-        ignore_index = self.ignore_index if ignore_index is None else ignore_index
         criterion = binary_cross_entropy if self.use_sigmoid else cross_entropy
-        loss = criterion(logits, label, class_weight=self.class_weight, reduction=reduction,
+        return criterion(logits, label, class_weight=self.class_weight, reduction=reduction,
                          ignore_index=ignore_index, avg_non_ignore=self.avg_non_ignore)
-        return self.loss_weight * loss
 
     def extra_repr(self):
         return (f'use_sigmoid={self.use_sigmoid}, loss_weight={self.loss_weight}, '

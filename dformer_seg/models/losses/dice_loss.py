@@ -3,7 +3,8 @@ import jittor as jt
 from jittor import nn
 
 from ...registry import LOSSES
-from .utils import check_loss_weight_and_name, float_logits, load_class_weight, one_hot_and_valid
+from .base import BaseLoss
+from .utils import float_logits, load_class_weight, one_hot_and_valid
 
 
 def dice_loss(logits, label, smooth=1.0, exponent=2, class_weight=None, ignore_index=255):
@@ -30,7 +31,7 @@ def dice_loss(logits, label, smooth=1.0, exponent=2, class_weight=None, ignore_i
 
 
 @LOSSES.register_module()
-class DiceLoss(nn.Module):
+class DiceLoss(BaseLoss):
     """Soft Dice loss (see :func:`dice_loss`); logged as ``loss_name`` (default ``loss_dice``).
 
     Args:
@@ -43,23 +44,15 @@ class DiceLoss(nn.Module):
 
     def __init__(self, smooth=1.0, exponent=2, class_weight=None, loss_weight=1.0, ignore_index=255,
                  loss_name='loss_dice'):
-        super().__init__()
+        super().__init__(loss_weight, ignore_index, loss_name)
         if smooth < 0 or exponent <= 0:
             raise ValueError(f'DiceLoss needs smooth >= 0 and exponent > 0, got {smooth} and {exponent}')
         self.smooth = float(smooth)
         self.exponent = exponent
         self.class_weight = load_class_weight(class_weight)
-        self.loss_weight, self._loss_name = check_loss_weight_and_name(loss_weight, loss_name)
-        self.ignore_index = ignore_index
 
-    @property
-    def loss_name(self):
-        return self._loss_name
-
-    def execute(self, logits, label, ignore_index=None):
-        ignore_index = self.ignore_index if ignore_index is None else ignore_index
-        loss = dice_loss(logits, label, self.smooth, self.exponent, self.class_weight, ignore_index)
-        return loss * self.loss_weight
+    def loss(self, logits, label, ignore_index):
+        return dice_loss(logits, label, self.smooth, self.exponent, self.class_weight, ignore_index)
 
     def extra_repr(self):
         return f'smooth={self.smooth}, exponent={self.exponent}, loss_weight={self.loss_weight}'

@@ -3,7 +3,8 @@ import jittor as jt
 from jittor import nn
 
 from ...registry import LOSSES
-from .utils import check_loss_weight_and_name, float_logits, load_class_weight, one_hot_and_valid
+from .base import BaseLoss
+from .utils import float_logits, load_class_weight, one_hot_and_valid
 
 
 def focal_loss(logits, label, gamma=2.0, class_weight=None, ignore_index=255):
@@ -31,7 +32,7 @@ def focal_loss(logits, label, gamma=2.0, class_weight=None, ignore_index=255):
 
 
 @LOSSES.register_module()
-class FocalLoss(nn.Module):
+class FocalLoss(BaseLoss):
     """Softmax focal loss (see :func:`focal_loss`); logged as ``loss_name`` (default ``loss_focal``).
 
     Args:
@@ -42,21 +43,14 @@ class FocalLoss(nn.Module):
     """
 
     def __init__(self, gamma=2.0, class_weight=None, loss_weight=1.0, ignore_index=255, loss_name='loss_focal'):
-        super().__init__()
+        super().__init__(loss_weight, ignore_index, loss_name)
         if gamma < 0:
             raise ValueError(f'FocalLoss needs gamma >= 0, got {gamma}')
         self.gamma = float(gamma)
         self.class_weight = load_class_weight(class_weight)
-        self.loss_weight, self._loss_name = check_loss_weight_and_name(loss_weight, loss_name)
-        self.ignore_index = ignore_index
 
-    @property
-    def loss_name(self):
-        return self._loss_name
-
-    def execute(self, logits, label, ignore_index=None):
-        ignore_index = self.ignore_index if ignore_index is None else ignore_index
-        return focal_loss(logits, label, self.gamma, self.class_weight, ignore_index) * self.loss_weight
+    def loss(self, logits, label, ignore_index):
+        return focal_loss(logits, label, self.gamma, self.class_weight, ignore_index)
 
     def extra_repr(self):
         return f'gamma={self.gamma}, loss_weight={self.loss_weight}'

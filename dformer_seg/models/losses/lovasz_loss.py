@@ -3,7 +3,8 @@ import jittor as jt
 from jittor import nn
 
 from ...registry import LOSSES
-from .utils import check_loss_weight_and_name, float_logits, one_hot_and_valid
+from .base import BaseLoss
+from .utils import float_logits, one_hot_and_valid
 
 CLASS_CHOICES = ('present', 'all')
 
@@ -58,7 +59,7 @@ def lovasz_softmax_loss(logits, label, classes='present', per_image=False, ignor
 
 
 @LOSSES.register_module()
-class LovaszLoss(nn.Module):
+class LovaszLoss(BaseLoss):
     """Lovasz-Softmax loss (see :func:`lovasz_softmax_loss`); logged as ``loss_name`` (default ``loss_lovasz``).
 
     Args:
@@ -70,21 +71,14 @@ class LovaszLoss(nn.Module):
 
     def __init__(self, classes='present', per_image=False, loss_weight=1.0, ignore_index=255,
                  loss_name='loss_lovasz'):
-        super().__init__()
+        super().__init__(loss_weight, ignore_index, loss_name)
         if classes not in CLASS_CHOICES:
             raise ValueError(f'LovaszLoss classes must be one of {CLASS_CHOICES}, got {classes!r}')
         self.classes = classes
         self.per_image = bool(per_image)
-        self.loss_weight, self._loss_name = check_loss_weight_and_name(loss_weight, loss_name)
-        self.ignore_index = ignore_index
 
-    @property
-    def loss_name(self):
-        return self._loss_name
-
-    def execute(self, logits, label, ignore_index=None):
-        ignore_index = self.ignore_index if ignore_index is None else ignore_index
-        return lovasz_softmax_loss(logits, label, self.classes, self.per_image, ignore_index) * self.loss_weight
+    def loss(self, logits, label, ignore_index):
+        return lovasz_softmax_loss(logits, label, self.classes, self.per_image, ignore_index)
 
     def extra_repr(self):
         return f'classes={self.classes!r}, per_image={self.per_image}, loss_weight={self.loss_weight}'

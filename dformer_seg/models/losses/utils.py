@@ -57,10 +57,3 @@ def one_hot_and_valid(logits, label, ignore_index, who):
     class_index = jt.index((label.shape[0], num_classes) + tuple(label.shape[1:]), dim=1)
     one_hot = ((class_index == label.unsqueeze(1)) & valid.unsqueeze(1)).cast(logits.dtype)
     return one_hot, valid.unsqueeze(1).cast(logits.dtype)
-
-
-def check_loss_weight_and_name(loss_weight, loss_name):
-    """The engine back-propagates only entries whose name contains 'loss'."""
-    if 'loss' not in str(loss_name):
-        raise ValueError(f'loss_name must contain "loss" (only such entries are optimised), got {loss_name!r}')
-    return float(loss_weight), str(loss_name)
