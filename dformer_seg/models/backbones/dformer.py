@@ -10,7 +10,10 @@ the RGB stream's features are returned. Linear layers, norms, GELU,
 depth-wise and downsampling convs and attention go through
 :mod:`dformer_seg.ops` (fast CPU kernels, plain Jittor elsewhere): the maps
 stay channels-last between the stems and the returned features, and the
-gating products and layer-scaled residuals run inside the Linear kernels.
+gating products run inside the Linear kernels. The sub-modules keep the
+reference's call signatures (``attn(x, x_e)``, ``mlp(x)``); the block runs
+each layer-scaled residual inside the GEMM of its branch's last Linear
+(:meth:`DFormerBlock.add_branch`).
 
 State-dict names and shapes equal those of the official checkpoints with the
 ``backbone.`` prefix removed (BatchNorm ``num_batches_tracked`` excepted).
@@ -85,7 +88,7 @@ def depthwise_conv_nhwc(conv, x, residual=None, activation=None):
 
 
 class ConvFFN(nn.Module):
-    """LayerNorm -> Linear -> depthwise 3x3 conv (residual) -> GELU -> Linear, on NHWC input."""
+    """LayerNorm -> Linear -> depthwise 3x3 conv (residual) -> GELU -> Linear, on NHWC input (reference: MLP)."""
 
     def __init__(self, dim, mlp_ratio):
         super().__init__()
@@ -95,11 +98,13 @@ class ConvFFN(nn.Module):
         self.pos = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.fc2 = ops.Linear(hidden, dim)
 
-    def execute(self, x, scale=None, residual=None):
-        """``residual + scale * ffn(x)`` (both optional; they run inside the last Linear)."""
+    def hidden(self, x):
+        """The input of ``fc2``: ``GELU(pos(h) + h)`` with ``h = fc1(norm(x))``, the sum and GELU in the conv's pass."""
         x = self.fc1(self.norm(x))
-        x = depthwise_conv_nhwc(self.pos, x, residual=x, activation='gelu')  # GELU(pos(x) + x)
-        return self.fc2(x, scale, residual)
+        return depthwise_conv_nhwc(self.pos, x, residual=x, activation='gelu')
+
+    def execute(self, x):
+        return self.fc2(self.hidden(x))
 
 
 class RGBDAttention(nn.Module):
@@ -165,9 +170,9 @@ class RGBDAttention(nn.Module):
         out = out.permute(0, 2, 1, 3).reshape(batch, window, window, channels // 2)
         return resample_nhwc('bilinear', out, (height, width))
 
-    def execute(self, x, x_e, rgb_residual=(), depth_residual=()):
-        """Returns the RGB and depth outputs, each ``residual + scale * output`` for the given
-        ``(scale, residual)`` pairs (applied inside the output projections)."""
+    def mixed_features(self, x, x_e):
+        """The concatenated local, global (with a window) and depth-gated branches that ``proj`` and
+        ``proj_e`` map to the outputs: everything of :meth:`execute` but the two output projections."""
         x = self.norm(x)
         x_e = self.norm_e(x_e)
         features = self.l(x)  # GELU included
@@ -177,13 +182,23 @@ class RGBDAttention(nn.Module):
             parts = [local, self.global_branch(x, x_e, features), depth_gated]
         else:
             parts = [local, depth_gated]
-        mixed = jt.concat(parts, dim=3)
-        x_e = self.proj_e(mixed, *depth_residual) if self.with_depth_output else None
-        return self.proj(mixed, *rgb_residual), x_e
+        return jt.concat(parts, dim=3)
+
+    def execute(self, x, x_e):
+        """Returns the RGB output and the depth output (``None`` without ``with_depth_output``)."""
+        mixed = self.mixed_features(x, x_e)
+        x_e = self.proj_e(mixed) if self.with_depth_output else None
+        return self.proj(mixed), x_e
 
 
 class DFormerBlock(nn.Module):
-    """Attention and FFN residuals with layer scale, on both streams (NHWC)."""
+    """Attention and FFN residuals with layer scale, on both streams (NHWC) (reference: Block).
+
+    The sub-modules compute what the reference's do (``attn(x, x_e)``,
+    ``mlp(x)``); :meth:`execute` does not call them whole but feeds each
+    branch's last Linear itself, so that :meth:`add_branch` can run the
+    layer-scaled residual inside that Linear's GEMM.
+    """
 
     def __init__(self, dim, num_heads, mlp_ratio, window, drop_path, with_depth_output=True):
         super().__init__()
@@ -199,21 +214,30 @@ class DFormerBlock(nn.Module):
             self.layer_scale_2_e = jt.full((dim // 2,), LAYER_SCALE_INIT)
             self.mlp_e2 = ConvFFN(dim // 2, mlp_ratio)
 
+    def add_branch(self, residual, layer_scale, last_linear, features):
+        """``residual + dropout_layer(layer_scale * last_linear(features))`` as one ``last_linear`` call.
+
+        Replaces the reference's
+        ``x = res_x + self.dropout_layer(self.layer_scale_1.unsqueeze(0).unsqueeze(0) * x)``
+        and its three siblings (``layer_scale_2`` with ``self.mlp(x)``, the
+        ``_e`` pair on the depth stream), whose branch output ``x`` is
+        ``last_linear(features)``: ``ops.Linear`` applies the scale and adds the
+        residual while its GEMM stores the output, with the stochastic-depth
+        mask folded into the scale (``DropPath.branch_scale``).
+        """
+        scale = self.dropout_layer.branch_scale(layer_scale, residual)
+        return last_linear(features, scale=scale, residual=residual)
+
     def execute(self, x, x_e):
-        # Each residual is x + drop_path(layer_scale * branch(x)), handed to the branch's last Linear as
-        # (scale, residual) so that it runs inside that GEMM; stochastic depth folds into the scale.
-        drop = self.dropout_layer
-        # Stochastic-depth masks drawn in the order of the reference's residuals (RGB attention, RGB FFN,
-        # depth attention, depth FFN), so that a seed gives the same masks.
-        scale_1, scale_2 = drop.branch_scale(self.layer_scale_1, x), drop.branch_scale(self.layer_scale_2, x)
-        if self.with_depth_output:
-            scale_1_e = drop.branch_scale(self.layer_scale_1_e, x_e)
-            scale_2_e = drop.branch_scale(self.layer_scale_2_e, x_e)
-        depth_residual = (scale_1_e, x_e) if self.with_depth_output else ()
-        x, x_e = self.attn(x, x_e, (scale_1, x), depth_residual)
-        x = self.mlp(x, scale_2, x)
-        if self.with_depth_output:
-            x_e = self.mlp_e2(x_e, scale_2_e, x_e)
+        # The four residuals in the reference's order, which is also the order of their stochastic-depth
+        # masks (so that a seed gives the same masks). attn(x, x_e) is (attn.proj(mixed), attn.proj_e(mixed)).
+        mixed = self.attn.mixed_features(x, x_e)
+        x = self.add_branch(x, self.layer_scale_1, self.attn.proj, mixed)
+        x = self.add_branch(x, self.layer_scale_2, self.mlp.fc2, self.mlp.hidden(x))
+        if not self.with_depth_output:
+            return x, None
+        x_e = self.add_branch(x_e, self.layer_scale_1_e, self.attn.proj_e, mixed)
+        x_e = self.add_branch(x_e, self.layer_scale_2_e, self.mlp_e2.fc2, self.mlp_e2.hidden(x_e))
         return x, x_e
 
 

@@ -241,6 +241,7 @@ class ConvFFN(nn.Module):
 
     def execute(self, x):
         x = self.fc1(x)
+        # reference: residual = x; x = self.dwconv(x); x = x + residual (the sum runs in the conv's pass)
         x = self.dwconv(x, residual=x)
         return self.fc2(x)
 
@@ -266,7 +267,7 @@ class GeometryBlock(nn.Module):
             self.gamma_2 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
 
     def execute(self, x, depth):
-        x = self.cnn_pos_encode(x, residual=x)
+        x = self.cnn_pos_encode(x, residual=x)  # reference: x = x + self.cnn_pos_encode(x)
         geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
         attn = self.Attention(self.layer_norm1(x), geo_prior)
         if self.layerscale:

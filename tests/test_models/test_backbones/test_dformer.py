@@ -5,7 +5,8 @@ import jittor as jt
 import numpy as np
 import pytest
 
-from dformer_seg.models.backbones.dformer import DFormer, _downsample, downsample_nhwc, pool_window_tokens, resample_nhwc
+from dformer_seg.models.backbones.dformer import (DFormer, DFormerBlock, _downsample, downsample_nhwc, pool_window_tokens,
+                                                  resample_nhwc)
 from dformer_seg.models.utils import resize
 from dformer_seg.registry import BACKBONES
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
@@ -229,3 +230,28 @@ def test_downsampling_on_channels_last_maps_equals_the_nchw_layers(norm_cfg):
             out = downsample_nhwc(layers, x).numpy()
         assert out.shape == (2, 5, 6, 6)
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('window, with_depth_output', [(7, True), (0, False)])
+def test_block_equals_the_reference_composition_of_its_submodules(window, with_depth_output):
+    """The fused residuals of DFormerBlock give the reference's Block.forward written with attn(x, x_e), mlp(x)."""
+    block = DFormerBlock(8, 1, 2, window, drop_path=0.0, with_depth_output=with_depth_output)
+    rng = np.random.default_rng(8)
+    for name, var in block.state_dict().items():
+        if 'layer_scale' in name:
+            var.update(jt.array(rng.uniform(0.5, 1.5, var.shape).astype(np.float32)))
+    block.eval()
+    x = jt.array(rng.standard_normal((2, 9, 11, 8)).astype(np.float32))
+    x_e = jt.array(rng.standard_normal((2, 9, 11, 4)).astype(np.float32))
+    with jt.no_grad():
+        out, out_e = block(x, x_e)
+        attn_x, attn_e = block.attn(x, x_e)
+        expected = x + block.layer_scale_1 * attn_x
+        expected = expected + block.layer_scale_2 * block.mlp(expected)
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+        if not with_depth_output:
+            assert out_e is None and attn_e is None
+            return
+        expected_e = x_e + block.layer_scale_1_e * attn_e
+        expected_e = expected_e + block.layer_scale_2_e * block.mlp_e2(expected_e)
+        np.testing.assert_allclose(out_e.numpy(), expected_e.numpy(), rtol=1e-5, atol=1e-5)
