@@ -14,7 +14,7 @@ from jittor import nn
 from dformer_seg import ops
 from dformer_seg.models.backbones import dformer as dformer_v1
 from dformer_seg.models.backbones.dformer import ChannelsLastLayerNorm
-from dformer_seg.models.backbones.dformerv2 import ChannelsLastDWConv
+from dformer_seg.models.backbones.dformerv2 import ChannelsLastDWConv, dwconv_plus_input
 from dformer_seg.analysis import (FAST_OP_HELPERS, FlopCounter, count_flops, count_parameters, flops_by_module,
                                   format_report, profile_flops, thop_equivalents, uncovered_fast_ops)
 from dformer_seg.models.backbones.dformerv2 import LayerNorm as V2LayerNorm
@@ -192,7 +192,7 @@ def test_fast_depthwise_conv_counts_as_the_conv2d_it_replaces():
     assert report.thop_by_type == {'Conv': 1080}
     # thop counts the nn.Conv2d's parameters although the module itself never runs
     assert report.thop_params == 6 * 9 + 6 and report.params_outside_thop == {}
-    assert counts(conv, x, forward=lambda t: conv(t, residual=t)) == (1080, 1080 + 2 * 120)
+    assert counts(conv, x, forward=lambda t: dwconv_plus_input(conv, t)) == (1080, 1080 + 2 * 120)
     fused = Lambda(lambda t: ops.depthwise_conv2d_nhwc(t, conv.dwconv.weight, conv.dwconv.bias, 1, residual=t,
                                                        activation='gelu'))
     assert counts(fused, x) == (1080, 1080 + 2 * 120 + 5 * 120)

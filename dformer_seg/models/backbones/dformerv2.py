@@ -58,15 +58,21 @@ class LayerNorm(nn.LayerNorm):
 
 
 class ChannelsLastDWConv(nn.Module):
-    """Depth-wise conv applied to a (B, H, W, C) tensor (reference: DWConv2d), plus an optional residual."""
+    """Depth-wise conv applied to a (B, H, W, C) tensor (reference: DWConv2d)."""
 
     def __init__(self, dim, kernel_size, padding):
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size, stride=1, padding=padding, groups=dim)
 
-    def execute(self, x, residual=None):
-        return ops.depthwise_conv2d_nhwc(x, self.dwconv.weight, self.dwconv.bias, self.dwconv.padding,
-                                         residual=residual)
+    def execute(self, x):
+        return ops.depthwise_conv2d_nhwc(x, self.dwconv.weight, self.dwconv.bias, self.dwconv.padding)
+
+
+def dwconv_plus_input(conv, x):
+    """``x + conv(x)`` for a :class:`ChannelsLastDWConv`, the sum done in the conv's own pass over memory
+    (reference: ``x = x + self.cnn_pos_encode(x)``, and in the FFN ``residual = x; x = self.dwconv(x);
+    x = x + residual``)."""
+    return ops.depthwise_conv2d_nhwc(x, conv.dwconv.weight, conv.dwconv.bias, conv.dwconv.padding, residual=x)
 
 
 class PatchEmbed(nn.Module):
@@ -241,8 +247,7 @@ class ConvFFN(nn.Module):
 
     def execute(self, x):
         x = self.fc1(x)
-        # reference: residual = x; x = self.dwconv(x); x = x + residual (the sum runs in the conv's pass)
-        x = self.dwconv(x, residual=x)
+        x = dwconv_plus_input(self.dwconv, x)
         return self.fc2(x)
 
 
@@ -267,7 +272,7 @@ class GeometryBlock(nn.Module):
             self.gamma_2 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
 
     def execute(self, x, depth):
-        x = self.cnn_pos_encode(x, residual=x)  # reference: x = x + self.cnn_pos_encode(x)
+        x = dwconv_plus_input(self.cnn_pos_encode, x)
         geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
         attn = self.Attention(self.layer_norm1(x), geo_prior)
         if self.layerscale:
