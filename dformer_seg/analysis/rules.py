@@ -245,12 +245,12 @@ def _registry_rule(rule, *with_output):
 
 
 def full_fast_linear_module(call):
-    """``ops.Linear``: an nn.Linear whose ``activation`` (None or e.g. 'gelu') and optional ``scale`` /
+    """``ops.Linear``: an nn.Linear whose ``activation`` (None or e.g. 'gelu') and optional ``multiplier`` /
     ``residual`` arguments run in the same call."""
     from ..ops import FAST_OPS
     arguments = _bind(call.module.execute, call.args, call.kwargs)
     rule_arguments = dict(x=call.input, weight=call.module.weight, bias=call.module.bias,
-                          activation=getattr(call.module, 'activation', None), scale=arguments.get('scale'),
+                          activation=getattr(call.module, 'activation', None), multiplier=arguments.get('multiplier'),
                           residual=arguments.get('residual'))
     return FAST_OPS['linear'].flops(rule_arguments, call.output)
 

@@ -43,8 +43,8 @@ def _batch_norm(module, x):
     return x * scale.reshape(channel_shape) + shift.reshape(channel_shape)
 
 
-def _linear(module, x, scale=None, residual=None):
-    return emit.linear(x, module.weight, module.bias, getattr(module, 'activation', None), scale, residual)
+def _linear(module, x, multiplier=None, residual=None):
+    return emit.linear(x, module.weight, module.bias, getattr(module, 'activation', None), multiplier, residual)
 
 
 def _leaky_relu(module, x):

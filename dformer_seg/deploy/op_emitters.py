@@ -87,8 +87,8 @@ def to_nhwc(x):
 
 
 # ------------------------------------------------------------------ the ops of dformer_seg.ops
-def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
-    """``residual + scale * activation(x @ weight^T + bias)``."""
+def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
+    """``residual + multiplier * activation(x @ weight^T + bias)``."""
     graph = graph_of(x)
     weight_t = graph.constant(to_numpy(weight).T, key=('transposed', id(weight)),
                               name_hint=graph.parameter_name(weight, '.T'))
@@ -100,8 +100,8 @@ def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
         y = gelu(y)
     elif activation is not None:
         raise ExportError(f'linear: activation {activation!r} has no ONNX form')
-    if scale is not None:
-        y = as_traced(graph, scale) * y
+    if multiplier is not None:
+        y = as_traced(graph, multiplier) * y
     return y if residual is None else residual + y
 
 

@@ -54,7 +54,7 @@ def _activation_cost(activation, output):
 
 
 def _terms_cost(output, *terms):
-    """One operation per output element for each given term (a bias add, a residual add, a scale)."""
+    """One operation per output element for each given term (a bias add, a residual add, a multiplier)."""
     return sum(output_numel(output) for term in terms if term is not None)
 
 
@@ -86,9 +86,9 @@ def bilinear_resize(arguments, output):
 
 
 def linear(arguments, output):
-    """Multiply-adds, the bias add, the activation, the scale and the residual add (each when given)."""
+    """Multiply-adds, the bias add, the activation, the multiplier and the residual add (each when given)."""
     return (output_numel(output) * int(arguments['weight'].shape[1]) + _activation_cost(arguments['activation'], output)
-            + _terms_cost(output, arguments['bias'], arguments['scale'], arguments['residual']))
+            + _terms_cost(output, arguments['bias'], arguments['multiplier'], arguments['residual']))
 
 
 def pointwise_conv2d(arguments, output):

@@ -1,4 +1,4 @@
-"""Linear layer ``x W^T + b`` with optional GELU, scale (layer scale or gate) and residual, as one oneDNN matmul.
+"""Linear layer ``x W^T + b`` with optional GELU, multiplier (layer scale or gate) and residual, as one oneDNN matmul.
 
 ``nn.Linear`` on the CPU is a oneDNN GEMM followed by a separate bias add,
 and that add (like every generic Jittor kernel on the CPU) runs on one core
@@ -18,8 +18,8 @@ from .registry import fast_op
 _HEADERS = ('linear.h',)
 
 
-def _linear_kernel(x, weight, bias=None, activation=None, scale=None, residual=None):
-    """out (M, N) = [residual +] [scale *] activation(x (M, K) @ weight (N, K)^T [+ bias]) in one primitive."""
+def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, residual=None):
+    """out (M, N) = [residual +] [multiplier *] activation(x (M, K) @ weight (N, K)^T [+ bias]) in one primitive."""
     inputs = [x, weight]
 
     def operand(t):
@@ -27,11 +27,11 @@ def _linear_kernel(x, weight, bias=None, activation=None, scale=None, residual=N
             return 'nullptr'
         inputs.append(t)
         return f'in{len(inputs) - 1}_p'
-    bias_p, scale_p, residual_p = operand(bias), operand(scale), operand(residual)
-    per_channel = 'true' if scale is not None and scale.ndim == 1 else 'false'
+    bias_p, multiplier_p, residual_p = operand(bias), operand(multiplier), operand(residual)
+    per_channel = 'true' if multiplier is not None and multiplier.ndim == 1 else 'false'
     gelu_flag = 'true' if activation == 'gelu' else 'false'
     return kernels.code('linear', (x.shape[0], weight.shape[0]), 'float32', inputs, _HEADERS,
-                        f'dformer_seg::linear_forward(in0_p, in1_p, {bias_p}, {gelu_flag}, {scale_p}, {per_channel}, '
+                        f'dformer_seg::linear_forward(in0_p, in1_p, {bias_p}, {gelu_flag}, {multiplier_p}, {per_channel}, '
                         f'{residual_p}, out0_p, in0_shape0, in0_shape1, in1_shape0);')
 
 
@@ -53,7 +53,7 @@ def _broadcasts_to(shape, target):
     return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(shape[::-1], target[::-1]))
 
 
-def _check_arguments(x, weight, bias, activation, scale, residual):
+def _check_arguments(x, weight, bias, activation, multiplier, residual):
     if weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f'linear: x (..., {x.shape[-1]}) does not fit weight {tuple(weight.shape)} '
                          '(out_features, in_features)')
@@ -63,47 +63,48 @@ def _check_arguments(x, weight, bias, activation, scale, residual):
     if activation not in (None, 'gelu'):
         raise ValueError(f'linear: activation must be None or "gelu", got {activation!r}')
     out_shape = tuple(x.shape[:-1]) + (out_features,)
-    if scale is not None and not _broadcasts_to(tuple(scale.shape), out_shape):
-        raise ValueError(f'linear: scale {tuple(scale.shape)} does not broadcast to the output shape {out_shape}')
+    if multiplier is not None and not _broadcasts_to(tuple(multiplier.shape), out_shape):
+        raise ValueError(f'linear: multiplier (a layer scale or gate) {tuple(multiplier.shape)} does not broadcast '
+                         f'to the output shape {out_shape}')
     if residual is not None and tuple(residual.shape) != out_shape:
         raise ValueError(f'linear: residual must have the output shape {out_shape}, got {tuple(residual.shape)}')
     return out_shape
 
 
-def plain_linear(x, weight, bias=None, activation=None, scale=None, residual=None):
+def plain_linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
     y = nn.linear(x, weight, bias)
     y = nn.gelu(y) if activation == 'gelu' else y
-    y = y if scale is None else scale * y
+    y = y if multiplier is None else multiplier * y
     return y if residual is None else residual + y
 
 
-@fast_op(plain=plain_linear, headers=_HEADERS, needs_onednn=True, applies='any input; scale and residual are fused '
-         'without gradients when the scale is (out_features,) or of the output shape',
+@fast_op(plain=plain_linear, headers=_HEADERS, needs_onednn=True, applies='any input; multiplier and residual are fused '
+         'without gradients when the multiplier is (out_features,) or of the output shape',
          gradient='kernel (two GEMMs and a column sum), then ops.gelu and Jittor elementwise ops',
          flops=flop_rules.linear)
-def linear(x, weight, bias=None, activation=None, scale=None, residual=None):
-    """``residual + scale * activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
+def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
+    """``residual + multiplier * activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
 
-    ``activation`` is None or 'gelu'; ``scale`` (anything that broadcasts to the
+    ``activation`` is None or 'gelu'; ``multiplier`` (anything that broadcasts to the
     output: a layer scale (out_features,), a gate of the output's shape, ...)
     and ``residual`` (the output's shape) are optional. Without gradients they
-    run inside the GEMM kernel (unless the scale has yet another shape); with
+    run inside the GEMM kernel (unless the multiplier has yet another shape); with
     gradients they are applied after it (:func:`ops.gelu`, Jittor's
     elementwise ops).
     """
-    out_shape = _check_arguments(x, weight, bias, activation, scale, residual)
-    operands = [t for t in (x, weight, bias, scale, residual) if t is not None]
+    out_shape = _check_arguments(x, weight, bias, activation, multiplier, residual)
+    operands = [t for t in (x, weight, bias, multiplier, residual) if t is not None]
     if not use_kernel('linear', *operands) or x.numel() == 0:
-        return plain_linear(x, weight, bias, activation, scale, residual)
+        return plain_linear(x, weight, bias, activation, multiplier, residual)
     flat_x = x.reshape((-1, x.shape[-1]))
-    fusable_scale = scale is None or tuple(scale.shape) in ((out_shape[-1],), out_shape)
-    if fusable_scale and not needs_grad(*operands):
-        def as_rows(t):  # full-shape terms as (rows, out_features); a (out_features,) scale stays
+    fusable_multiplier = multiplier is None or tuple(multiplier.shape) in ((out_shape[-1],), out_shape)
+    if fusable_multiplier and not needs_grad(*operands):
+        def as_rows(t):  # full-shape terms as (rows, out_features); a (out_features,) multiplier stays
             return t if t is None or t.ndim == 1 else t.reshape(flat_x.shape[0], out_shape[-1])
-        return _linear_kernel(flat_x, weight, bias, activation, as_rows(scale), as_rows(residual)).reshape(out_shape)
+        return _linear_kernel(flat_x, weight, bias, activation, as_rows(multiplier), as_rows(residual)).reshape(out_shape)
     y = _Linear()(flat_x, weight, *([] if bias is None else [bias])).reshape(out_shape)
     y = gelu(y) if activation == 'gelu' else y
-    y = y if scale is None else scale * y
+    y = y if multiplier is None else multiplier * y
     return y if residual is None else residual + y
 
 
@@ -117,6 +118,6 @@ class Linear(nn.Linear):
         super().__init__(in_features, out_features, bias)
         self.activation = activation
 
-    def execute(self, x, scale=None, residual=None):
-        """``residual + scale * activation(linear(x))``; ``scale`` and ``residual`` are optional."""
-        return linear(x, self.weight, self.bias, self.activation, scale, residual)
+    def execute(self, x, multiplier=None, residual=None):
+        """``residual + multiplier * activation(linear(x))``; ``multiplier`` and ``residual`` are optional."""
+        return linear(x, self.weight, self.bias, self.activation, multiplier, residual)

@@ -111,8 +111,8 @@ def numpy_pointwise_conv(x, weight, bias=None):
     return out if bias is None else out + bias[None, :, None, None]
 
 
-def numpy_linear(x, weight, bias=None, activation=None, scale=None, residual=None):
+def numpy_linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
     y = x.astype(np.float64) @ weight.T.astype(np.float64) + (0 if bias is None else bias)
     y = numpy_gelu(y) if activation == 'gelu' else y
-    y = y if scale is None else y * scale
+    y = y if multiplier is None else y * multiplier
     return y if residual is None else y + residual

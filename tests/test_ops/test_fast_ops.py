@@ -62,7 +62,7 @@ CASES = {
     'pointwise_conv2d': Case(lambda rng: (dict(x=uniform(rng, (2, 5, 3, 4)), weight=uniform(rng, (6, 5, 1, 1)),
                                                bias=uniform(rng, (6,))), {}), numpy_pointwise_conv),
     'linear': Case(lambda rng: (dict(x=uniform(rng, (2, 3, 8)), weight=uniform(rng, (6, 8)), bias=uniform(rng, (6,)),
-                                     scale=uniform(rng, (6,)), residual=uniform(rng, (2, 3, 6))),
+                                     multiplier=uniform(rng, (6,)), residual=uniform(rng, (2, 3, 6))),
                                 dict(activation='gelu')), numpy_linear),
     'conv2d_nhwc': Case(lambda rng: (dict(x=uniform(rng, (2, 7, 6, 3)), weight=uniform(rng, (5, 3, 3, 3)),
                                           bias=uniform(rng, (5,))), dict(stride=2, padding=1)),

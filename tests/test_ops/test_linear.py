@@ -41,7 +41,7 @@ def test_scaled_residual(activation, scale_shape):
     scale, residual = random_array(rng, scale_shape), random_array(rng, (2, 5, 7, 4))
 
     def fn(a, w, b, s, r):
-        return linear(a, w, b, activation=activation, scale=s, residual=r)
+        return linear(a, w, b, activation=activation, multiplier=s, residual=r)
 
     out = assert_matches_plain(fn, [x, weight, bias, scale, residual])
     with jt.no_grad():  # the fused kernel (no gradients) against the composed form
@@ -84,8 +84,8 @@ def test_bad_shapes_are_reported():
     with pytest.raises(ValueError, match='activation'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), activation='relu')
     with pytest.raises(ValueError, match='scale'):
-        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), scale=jt.zeros((4,)))
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), multiplier=jt.zeros((4,)))
     with pytest.raises(ValueError, match='scale'):
-        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), scale=jt.zeros((3, 3)))
+        linear(jt.zeros((2, 4)), jt.zeros((3, 4)), multiplier=jt.zeros((3, 3)))
     with pytest.raises(ValueError, match='residual'):
         linear(jt.zeros((2, 4)), jt.zeros((3, 4)), residual=jt.zeros((3, 2)))

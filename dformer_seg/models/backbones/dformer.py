@@ -176,8 +176,8 @@ class RGBDAttention(nn.Module):
         x = self.norm(x)
         x_e = self.norm_e(x_e)
         features = self.l(x)  # GELU included
-        local = self.a(depthwise_conv_nhwc(self.conv, features), scale=self.q(x))  # q(x) * a(conv(.))
-        depth_gated = self.e_back(depthwise_conv_nhwc(self.e_conv, self.e_fore(x_e)), scale=self.q_cut(x))
+        local = self.a(depthwise_conv_nhwc(self.conv, features), multiplier=self.q(x))  # q(x) * a(conv(.))
+        depth_gated = self.e_back(depthwise_conv_nhwc(self.e_conv, self.e_fore(x_e)), multiplier=self.q_cut(x))
         if self.window:
             parts = [local, self.global_branch(x, x_e, features), depth_gated]
         else:
@@ -226,7 +226,7 @@ class DFormerBlock(nn.Module):
         mask folded into the scale (``DropPath.branch_scale``).
         """
         scale = self.dropout_layer.branch_scale(layer_scale, residual)
-        return last_linear(features, scale=scale, residual=residual)
+        return last_linear(features, multiplier=scale, residual=residual)
 
     def execute(self, x, x_e):
         # The four residuals in the reference's order, which is also the order of their stochastic-depth

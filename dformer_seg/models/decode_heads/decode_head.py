@@ -7,7 +7,6 @@ import jittor as jt
 from jittor import init, nn
 
 from ...registry import LOSSES
-from .. import losses  # noqa: F401  (registers the losses that loss_decode configs name)
 from ..losses.accuracy import accuracy
 from ..utils import resize
 

@@ -1,15 +1,15 @@
-// Linear layer y = [residual +] [scale *] activation(x W^T [+ bias]) as one oneDNN matmul primitive: the
-// bias, GELU, scale (per output channel or full size) and residual are applied as it stores each output
+// Linear layer y = [residual +] [multiplier *] activation(x W^T [+ bias]) as one oneDNN matmul primitive: the
+// bias, GELU, multiplier (per output channel or full size) and residual are applied as it stores each output
 // block (post-ops), so none of them costs another pass over memory.
 #pragma once
 #include "onednn.h"
 
 namespace dformer_seg {
 
-// x (rows, in_features), weight (out_features, in_features); bias (out_features,), scale (out_features,)
-// when scale_per_channel else (rows, out_features), residual (rows, out_features): each may be null.
+// x (rows, in_features), weight (out_features, in_features); bias (out_features,), multiplier (out_features,)
+// when per_channel else (rows, out_features), residual (rows, out_features): each may be null.
 DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, const float* bias, bool gelu,
-                                       const float* scale, bool scale_per_channel, const float* residual, float* y,
+                                       const float* multiplier, bool per_channel, const float* residual, float* y,
                                        long rows, long in_features, long out_features) {
     using namespace dnnl;
     using tag = memory::format_tag;
@@ -18,15 +18,15 @@ DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, cons
     const memory::desc weight_md({in_features, out_features}, f32, tag::ba);  // (N, K) rows = columns of W^T
     const memory::desc out_md({rows, out_features}, f32, tag::ab);
     const memory::desc channel_md({1, out_features}, f32, tag::ab);
-    const memory::desc& scale_md = scale_per_channel ? channel_md : out_md;
-    const int scale_kind = scale ? (scale_per_channel ? 1 : 2) : 0;
+    const memory::desc& multiplier_md = per_channel ? channel_md : out_md;
+    const int multiplier_kind = multiplier ? (per_channel ? 1 : 2) : 0;
     static PrimitiveCache<std::array<memory::dim, 7>, matmul> primitives;
-    const std::array<memory::dim, 7> key{rows, in_features, out_features, bias != nullptr, gelu, scale_kind,
+    const std::array<memory::dim, 7> key{rows, in_features, out_features, bias != nullptr, gelu, multiplier_kind,
                                          residual != nullptr};
     matmul& product = primitives.get(key, [&] {
         post_ops epilogue;
         if (gelu) epilogue.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
-        if (scale) epilogue.append_binary(algorithm::binary_mul, scale_md);
+        if (multiplier) epilogue.append_binary(algorithm::binary_mul, multiplier_md);
         if (residual) epilogue.append_binary(algorithm::binary_add, out_md);
         primitive_attr attr;
         attr.set_post_ops(epilogue);
@@ -39,7 +39,7 @@ DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, cons
                                          {DNNL_ARG_DST, memory(out_md, cpu_engine(), (void*)y)}};
     if (bias) args[DNNL_ARG_BIAS] = memory(channel_md, cpu_engine(), (void*)bias);
     int post_op = gelu ? 1 : 0;
-    if (scale) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(post_op++) | DNNL_ARG_SRC_1] = memory(scale_md, cpu_engine(), (void*)scale);
+    if (multiplier) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(post_op++) | DNNL_ARG_SRC_1] = memory(multiplier_md, cpu_engine(), (void*)multiplier);
     if (residual) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(post_op) | DNNL_ARG_SRC_1] = memory(out_md, cpu_engine(), (void*)residual);
     stream strm(cpu_engine());
     product.execute(strm, args);
