@@ -114,9 +114,13 @@ class BaseDecodeHead(nn.Module):
         selected = [inputs[i] for i in self.in_index]
         if self.input_transform == 'multiple_select':
             return selected
-        size = selected[0].shape[2:]
+        return self.resize_concat(selected)
+
+    def resize_concat(self, features):
+        """``features`` resized (bilinearly) to the size of the first one and concatenated along channels."""
+        size = features[0].shape[2:]
         return jt.concat([resize(x, size=size, mode='bilinear', align_corners=self.align_corners)
-                          for x in selected], dim=1)
+                          for x in features], dim=1)
 
     def cls_seg(self, feat):
         """Dropout, then the 1x1 classifier conv."""

@@ -11,7 +11,7 @@ from jittor import nn
 
 from ... import ops
 from ...registry import HEADS
-from ..utils import ConvModule, resize
+from ..utils import ConvModule
 from .decode_head import BaseDecodeHead
 
 # ham_kwargs keys, lower-case; the official configs spell them in upper case (MD_S, MD_R, ...).
@@ -205,10 +205,7 @@ class LightHamHead(BaseDecodeHead):
         self.init_weights()
 
     def execute(self, inputs):
-        inputs = self._transform_inputs(inputs)
-        size = inputs[0].shape[2:]
-        x = jt.concat([resize(level, size=size, mode='bilinear', align_corners=self.align_corners)
-                       for level in inputs], dim=1)
+        x = self.resize_concat(self._transform_inputs(inputs))
         x = self.squeeze(x)
         x = self.hamburger(x)
         x = self.align(x)

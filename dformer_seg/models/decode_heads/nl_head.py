@@ -1,11 +1,10 @@
 """NLHead: a non-local block on the fused multi-level feature (official ``nl_head.py``)."""
 import math
 
-import jittor as jt
 from jittor import nn
 
 from ...registry import HEADS
-from ..utils import ConvModule, resize
+from ..utils import ConvModule
 from .decode_head import BaseDecodeHead
 
 
@@ -75,9 +74,6 @@ class NLHead(BaseDecodeHead):
         self.init_weights()
 
     def execute(self, inputs):
-        inputs = self._transform_inputs(inputs)
-        size = inputs[0].shape[2:]
-        x = jt.concat([resize(level, size=size, mode='bilinear', align_corners=self.align_corners)
-                       for level in inputs], dim=1)
+        x = self.resize_concat(self._transform_inputs(inputs))
         x = self.nl_block(self.squeeze(x))
         return self.cls_seg(self.align(x))
