@@ -12,11 +12,11 @@ Errors: bad input (config, data, checkpoint, work dir, a run that diverged) rais
 """
 import argparse
 import contextlib
-import logging
 import os
 import sys
 
 from . import runtime
+from .utils.logger import ensure_console_handler
 
 DEVICE_CHOICES = runtime.VALID_DEVICES
 DEBUG_ENV = 'DFORMER_SEG_DEBUG'
@@ -28,12 +28,7 @@ def prepare(argv=None, default_device=None):
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument('--device', choices=DEVICE_CHOICES)
     device = early.parse_known_args(argv)[0].device or default_device
-    library_logger = logging.getLogger('dformer_seg')
-    if not any(not isinstance(h, logging.NullHandler) for h in library_logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter('%(asctime)s - %(name)s - %(levelname)s - %(message)s'))
-        library_logger.addHandler(handler)
-        library_logger.setLevel(logging.INFO)
+    ensure_console_handler()
     return runtime.setup(device)
 
 
