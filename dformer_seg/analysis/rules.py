@@ -236,12 +236,18 @@ def thop_window_pool_function(call):
 FAST_OP_HELPERS = ops_package.HELPER_NAMES
 
 
-def _registry_rule(rule, *with_output):
-    """A counting rule (a factory taking the function called) from a registry rule on bound arguments."""
+def _registry_rule(rule, with_output=True):
+    """A counting rule (a factory taking the function called) from a registry rule on the call's bound
+    arguments (and its output, for FLOP rules; parameter rules take the arguments only)."""
     if rule is None:
         return None
-    return lambda original: lambda call: rule(dict(_bind(original, call.args, call.kwargs)),
-                                              *([call.output] if with_output else []))
+
+    def factory(original):
+        def counted(call):
+            arguments = dict(_bind(original, call.args, call.kwargs))
+            return rule(arguments, call.output) if with_output else rule(arguments)
+        return counted
+    return factory
 
 
 def full_fast_linear_module(call):
@@ -418,8 +424,8 @@ def _fast_op_patches():
             continue  # module classes are counted through their execute (see _wrap_modules)
         if name in ops.FAST_OPS:
             op = ops.FAST_OPS[name]
-            patches.append(_Patch(ops, name, name, _registry_rule(op.flops, True), _registry_rule(op.thop, True),
-                                  op.thop_kind or name, _registry_rule(op.thop_params), known_params=op.params))
+            patches.append(_Patch(ops, name, name, _registry_rule(op.flops), _registry_rule(op.thop),
+                                  op.thop_kind or name, _registry_rule(op.thop_params, with_output=False), known_params=op.params))
         else:
             patches.append(_Patch(ops, name, name, uncounted=True))
     return patches

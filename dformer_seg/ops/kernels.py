@@ -31,6 +31,7 @@ _PRAGMA_ONCE = re.compile(r'^\s*#\s*pragma\s+once\s*$')
 # How often each op built its kernel (rather than the plain formulation) in this process.
 kernel_builds = collections.Counter()
 _compile_flags = []
+_normal_cache = []  # Jittor's own cache folder, before set_compile_flags moved it
 
 
 def header_path(name):
@@ -92,13 +93,14 @@ def set_compile_flags(flags):
     flags = ' '.join(flags.split())
     if not flags or flags in _compile_flags:
         return
-    slug = re.sub(r'[^A-Za-z0-9]+', '_', flags).strip('_')
-    base = jt.flags.cache_path.rstrip('/')
-    cache = (base if base.endswith('_flags') else base + '_flags') + '/' + slug
+    if not _compile_flags:
+        _normal_cache.append(jt.flags.cache_path.rstrip('/'))
+    _compile_flags.append(flags)
+    slug = re.sub(r'[^A-Za-z0-9]+', '_', compile_flags()).strip('_')
+    cache = f'{_normal_cache[0]}_flags/{slug}'
     os.makedirs(os.path.join(cache, 'jit'), exist_ok=True)
     jt.flags.cache_path = cache
     jt.flags.cc_flags = f'{jt.flags.cc_flags} {flags} '
-    _compile_flags.append(flags)
 
 
 def compile_flags():
