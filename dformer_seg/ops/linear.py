@@ -36,17 +36,66 @@ def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, resid
 
 
 class _Linear(jt.Function):
-    def execute(self, x, weight, bias=None):
-        self.saved = x, weight, bias is not None
-        return _linear_kernel(x, weight, bias)
+    """``residual + multiplier * activation(x W^T + b)`` with gradients: the GEMM keeps ``pre = x W^T + b``, one
+    parallel pass applies the rest; the backward pass folds the epilogue's gradient into one pass before the two
+    GEMMs. ``groups``: rows of the (groups, out_features) view of the multiplier (0 without one)."""
+
+    def __init__(self, activation, groups, with_bias, with_residual):
+        self.gelu = 'true' if activation == 'gelu' else 'false'
+        self.groups = groups
+        self.with_bias = with_bias
+        self.with_residual = with_residual
+
+    def execute(self, x, weight, *rest):
+        rest = list(rest)
+        bias = rest.pop(0) if self.with_bias else None
+        multiplier = rest.pop(0) if self.groups else None
+        residual = rest.pop(0) if self.with_residual else None
+        inputs = [x, weight]
+
+        def operand(t):
+            if t is None:
+                return 'nullptr'
+            inputs.append(t)
+            return f'in{len(inputs) - 1}_p'
+        self.epilogue = self.gelu == 'true' or self.groups or self.with_residual
+        if not self.epilogue:
+            self.saved = x, weight, None, None
+            return _linear_kernel(x, weight, bias)
+        bias_p, multiplier_p, residual_p = operand(bias), operand(multiplier), operand(residual)
+        shape = (x.shape[0], weight.shape[0])
+        y, pre = kernels.code(
+            'linear', [shape, shape], ['float32'] * 2, inputs, _HEADERS,
+            f'dformer_seg::linear_train_forward(in0_p, in1_p, {bias_p}, {self.gelu}, {multiplier_p}, {self.groups}, '
+            f'{residual_p}, out0_p, out1_p, in0_shape0, in0_shape1, in1_shape0);')
+        self.saved = x, weight, pre, multiplier
+        return y
 
     def grad(self, grad_y):
-        x, weight, with_bias = self.saved
-        grad_x, grad_w, grad_b = kernels.code(
-            'linear', [x.shape, weight.shape, (weight.shape[0],)], ['float32'] * 3, [x, weight, grad_y], _HEADERS,
-            'dformer_seg::linear_backward(in0_p, in1_p, in2_p, out0_p, out1_p, out2_p, in0_shape0, in0_shape1, '
-            'in1_shape0);')
-        return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
+        x, weight, pre, multiplier = self.saved
+        out_features = weight.shape[0]
+        if not self.epilogue:
+            grad_x, grad_w, grad_b = kernels.code(
+                'linear', [x.shape, weight.shape, (out_features,)], ['float32'] * 3, [x, weight, grad_y], _HEADERS,
+                'dformer_seg::linear_backward(in0_p, in1_p, in2_p, out0_p, out1_p, out2_p, in0_shape0, in0_shape1, '
+                'in1_shape0);')
+            return (grad_x, grad_w, grad_b) if self.with_bias else (grad_x, grad_w)
+        inputs = [x, weight, grad_y, pre] + ([multiplier] if self.groups else [])
+        multiplier_p = 'in4_p' if self.groups else 'nullptr'
+        shapes = [x.shape, weight.shape, (out_features,), multiplier.shape if self.groups else (1,), pre.shape]
+        grad_x, grad_w, grad_b, grad_m, _ = kernels.code(
+            'linear', shapes, ['float32'] * 5, inputs, _HEADERS,
+            f'dformer_seg::linear_train_backward(in0_p, in1_p, in2_p, in3_p, {self.gelu}, {multiplier_p}, '
+            f'{self.groups}, out0_p, out1_p, {"out2_p" if self.with_bias else "nullptr"}, '
+            f'{"out3_p" if self.groups else "nullptr"}, out4_p, in0_shape0, in0_shape1, in1_shape0);')
+        grads = [grad_x, grad_w]
+        if self.with_bias:
+            grads.append(grad_b)
+        if self.groups:
+            grads.append(grad_m)
+        if self.with_residual:
+            grads.append(grad_y)
+        return tuple(grads)
 
 
 def _broadcasts_to(shape, target):
@@ -71,6 +120,27 @@ def _check_arguments(x, weight, bias, activation, multiplier, residual):
     return out_shape
 
 
+def _multiplier_groups(multiplier, out_shape):
+    """The rows G of the (G, out_features) view of ``multiplier`` that the linear kernels index, or None.
+
+    The kernels take a multiplier that varies along a prefix of the output's
+    leading dims only: (out_features,) or (1, .., 1, C) -> 1 (a layer scale),
+    (B, 1, 1, C) -> B (a per-sample scale), the output's shape -> every row (a gate).
+    """
+    if multiplier is None:
+        return None
+    shape = (1,) * (len(out_shape) - multiplier.ndim) + tuple(multiplier.shape)
+    if len(shape) != len(out_shape) or shape[-1] != out_shape[-1]:
+        return None
+    for prefix in range(len(out_shape) - 1, -1, -1):
+        if shape[:prefix] == tuple(out_shape[:prefix]) and all(s == 1 for s in shape[prefix:-1]):
+            groups = 1
+            for size in out_shape[:prefix]:
+                groups *= size
+            return groups
+    return None
+
+
 def plain_linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
     y = nn.linear(x, weight, bias)
     y = nn.gelu(y) if activation == 'gelu' else y
@@ -80,7 +150,7 @@ def plain_linear(x, weight, bias=None, activation=None, multiplier=None, residua
 
 @fast_op(plain=plain_linear, headers=_HEADERS, needs_onednn=True, applies='any input; multiplier and residual are fused '
          'without gradients when the multiplier is (out_features,) or of the output shape',
-         gradient='kernel (two GEMMs and a column sum), then ops.gelu and Jittor elementwise ops',
+         gradient='kernel (one pass for the GELU, multiplier and bias gradients, then two GEMMs)',
          flops=flop_rules.linear)
 def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
     """``residual + multiplier * activation(x @ weight^T + bias)`` over the last axis of ``x`` (..., in_features).
@@ -88,9 +158,10 @@ def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None
     ``activation`` is None or 'gelu'; ``multiplier`` (anything that broadcasts to the
     output: a layer scale (out_features,), a gate of the output's shape, ...)
     and ``residual`` (the output's shape) are optional. Without gradients they
-    run inside the GEMM kernel (unless the multiplier has yet another shape); with
-    gradients they are applied after it (:func:`ops.gelu`, Jittor's
-    elementwise ops).
+    run inside the GEMM kernel (oneDNN post-ops); with gradients the GEMM keeps
+    its output and one parallel pass applies them, and their gradients take one
+    pass before the two GEMMs of the backward. A multiplier that varies along
+    other than leading dims is applied by Jittor after the kernel.
     """
     out_shape = _check_arguments(x, weight, bias, activation, multiplier, residual)
     operands = [t for t in (x, weight, bias, multiplier, residual) if t is not None]
@@ -102,10 +173,18 @@ def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None
         def as_rows(t):  # full-shape terms as (rows, out_features); a (out_features,) multiplier stays
             return t if t is None or t.ndim == 1 else t.reshape(flat_x.shape[0], out_shape[-1])
         return _linear_kernel(flat_x, weight, bias, activation, as_rows(multiplier), as_rows(residual)).reshape(out_shape)
-    y = _Linear()(flat_x, weight, *([] if bias is None else [bias])).reshape(out_shape)
-    y = gelu(y) if activation == 'gelu' else y
-    y = y if multiplier is None else multiplier * y
-    return y if residual is None else residual + y
+    groups = _multiplier_groups(multiplier, out_shape)
+    if multiplier is not None and groups is None:  # a multiplier the kernel cannot index: Jittor applies it
+        y = linear(x, weight, bias, activation, residual=None)
+        return multiplier * y if residual is None else residual + multiplier * y
+    rows = flat_x.shape[0]
+    operands = [flat_x, weight] + [t for t in (bias,) if t is not None]
+    if groups:
+        operands.append(multiplier.reshape(groups, out_shape[-1]))
+    if residual is not None:
+        operands.append(residual.reshape(rows, out_shape[-1]))
+    y = _Linear(activation, groups or 0, bias is not None, residual is not None)(*operands)
+    return y.reshape(out_shape)
 
 
 class Linear(nn.Linear):

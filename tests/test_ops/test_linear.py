@@ -32,25 +32,36 @@ def test_one_kernel_serves_many_shapes():
         np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('activation, scale_shape', [(None, (4,)), ('gelu', (4,)), (None, (2, 5, 7, 4)),
-                                                     ('gelu', (2, 1, 1, 4))])
-def test_scaled_residual(activation, scale_shape):
-    # (4,): a layer scale; the output's shape: a gate; (2, 1, 1, 4): a per-sample factor (not fused).
+# Multipliers: (4,) a layer scale; (2, 1, 1, 4) a per-sample factor; the output's shape a gate (each fused, with a
+# gradient, by the training kernels); (1, 5, 1, 4) varies along a middle dim, which Jittor applies after the kernel.
+@pytest.mark.parametrize('activation, scale_shape, with_bias, with_residual', [
+    (None, (4,), True, True), ('gelu', (4,), True, True), (None, (2, 5, 7, 4), True, True),
+    ('gelu', (2, 5, 7, 4), False, True), ('gelu', (2, 1, 1, 4), True, True), (None, (2, 1, 1, 4), False, False),
+    (None, (1, 5, 1, 4), True, True), ('gelu', None, False, False), (None, None, True, True),
+    (None, None, False, True)])
+def test_epilogue_with_and_without_gradients(activation, scale_shape, with_bias, with_residual):
     rng = np.random.default_rng(26)
-    x, weight, bias = random_array(rng, (2, 5, 7, 6)), random_array(rng, (4, 6)), random_array(rng, (4,))
-    scale, residual = random_array(rng, scale_shape), random_array(rng, (2, 5, 7, 4))
+    x, weight = random_array(rng, (2, 5, 7, 6)), random_array(rng, (4, 6))
+    bias = random_array(rng, (4,)) if with_bias else None
+    scale = random_array(rng, scale_shape) if scale_shape else None
+    residual = random_array(rng, (2, 5, 7, 4)) if with_residual else None
+    present = [a for a in (x, weight, bias, scale, residual) if a is not None]
 
-    def fn(a, w, b, s, r):
+    def fn(*args):
+        args = iter(args)
+        a, w = next(args), next(args)
+        b, s, r = (next(args) if t is not None else None for t in (bias, scale, residual))
         return linear(a, w, b, activation=activation, multiplier=s, residual=r)
 
-    out = assert_matches_plain(fn, [x, weight, bias, scale, residual])
-    with jt.no_grad():  # the fused kernel (no gradients) against the composed form
-        fused = fn(*(jt.array(a) for a in (x, weight, bias, scale, residual))).numpy()
+    out = assert_matches_plain(fn, present)
+    with jt.no_grad():  # the fused inference kernel against the training form
+        fused = fn(*(jt.array(a) for a in present)).numpy()
     np.testing.assert_allclose(fused, out, rtol=1e-5, atol=1e-6)
-    pre = x @ weight.T + bias
+    expected = x @ weight.T + (0 if bias is None else bias)
     if activation == 'gelu':
-        pre = 0.5 * pre * (1 + np.vectorize(math.erf)(pre / math.sqrt(2)))
-    np.testing.assert_allclose(fused, residual + scale * pre, rtol=1e-5, atol=1e-5)
+        expected = 0.5 * expected * (1 + np.vectorize(math.erf)(expected / math.sqrt(2)))
+    expected = expected * (1 if scale is None else scale) + (0 if residual is None else residual)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize('rows', [5, 70])

@@ -2,6 +2,7 @@
 // bias, GELU, multiplier (per output channel or full size) and residual are applied as it stores each output
 // block (post-ops), so none of them costs another pass over memory.
 #pragma once
+#include "gelu.h"
 #include "onednn.h"
 
 namespace dformer_seg {
@@ -46,13 +47,19 @@ DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, cons
     strm.wait();
 }
 
-// dx = dy W, dW = dy^T x, dbias = column sums of dy (per-thread partial sums).
-DFORMER_SEG_KERNEL void linear_backward(const float* x, const float* weight, const float* dy, float* dx,
-                                        float* dweight, float* dbias, long rows, int in_features, int out_features) {
+// dx = dy W and dW = dy^T x (two GEMMs).
+static inline void linear_gemm_backward(const float* x, const float* weight, const float* dy, float* dx,
+                                        float* dweight, long rows, int in_features, int out_features) {
     dnnl_sgemm('N', 'N', rows, in_features, out_features, 1.0f, dy, out_features, weight, in_features, 0.0f, dx,
                in_features);
     dnnl_sgemm('T', 'N', out_features, in_features, rows, 1.0f, dy, out_features, x, in_features, 0.0f, dweight,
                in_features);
+}
+
+// dx = dy W, dW = dy^T x, dbias = column sums of dy (per-thread partial sums).
+DFORMER_SEG_KERNEL void linear_backward(const float* x, const float* weight, const float* dy, float* dx,
+                                        float* dweight, float* dbias, long rows, int in_features, int out_features) {
+    linear_gemm_backward(x, weight, dy, dx, dweight, rows, in_features, out_features);
     ThreadPartials sums(out_features);
     #pragma omp parallel
     {
@@ -65,6 +72,115 @@ DFORMER_SEG_KERNEL void linear_backward(const float* x, const float* weight, con
         }
     }
     for (int o = 0; o < out_features; o++) dbias[o] = sums.total(o);
+}
+
+// ---- Training form: the epilogue y = [residual +] [multiplier *] activation(pre), pre = x W^T [+ bias], as
+// one parallel pass after the GEMM (pre is kept for the backward pass), and its backward as one pass before the
+// two GEMMs. The multiplier is a (groups, out_features) table over consecutive blocks of rows: one block for a
+// per-channel layer scale, one per sample for a stochastic-depth scale, one per row for a gate.
+
+// GELU'(x) = Phi(x) + x phi(x); also returns GELU(x) = x Phi(x), which the multiplier's gradient needs.
+static inline float gelu_and_derivative(float x, float* value) {
+    const float cdf = 0.5f * (1.0f + fast_erf(x * 0.70710678118654752f));
+    *value = x * cdf;
+    return cdf + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+
+template <bool kGelu, bool kMultiplier, bool kResidual>
+static void linear_epilogue_forward(const float* pre, const float* multiplier, long rows_per_group,
+                                    const float* residual, float* y, long rows, long out_features) {
+    #pragma omp parallel for schedule(static)
+    for (long r = 0; r < rows; r++) {
+        const float* p = pre + r * out_features;
+        const float* m = kMultiplier ? multiplier + (r / rows_per_group) * out_features : nullptr;
+        const float* res = kResidual ? residual + r * out_features : nullptr;
+        float* out = y + r * out_features;
+        #pragma omp simd
+        for (long o = 0; o < out_features; o++) {
+            float v = kGelu ? gelu_value(p[o]) : p[o];
+            if (kMultiplier) v *= m[o];
+            if (kResidual) v += res[o];
+            out[o] = v;
+        }
+    }
+}
+
+// x (rows, in_features), weight (out_features, in_features), bias (out_features,) or null, multiplier
+// (groups, out_features) or null, residual (rows, out_features) or null -> y and pre (rows, out_features).
+DFORMER_SEG_KERNEL void linear_train_forward(const float* x, const float* weight, const float* bias, bool gelu,
+                                             const float* multiplier, long groups, const float* residual, float* y,
+                                             float* pre, long rows, long in_features, long out_features) {
+    linear_forward(x, weight, bias, false, nullptr, false, nullptr, pre, rows, in_features, out_features);
+    const long rows_per_group = multiplier ? rows / groups : rows;
+    const int kind = (gelu ? 4 : 0) | (multiplier ? 2 : 0) | (residual ? 1 : 0);
+    switch (kind) {
+        case 0: linear_epilogue_forward<false, false, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 1: linear_epilogue_forward<false, false, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 2: linear_epilogue_forward<false, true, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 3: linear_epilogue_forward<false, true, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 4: linear_epilogue_forward<true, false, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 5: linear_epilogue_forward<true, false, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        case 6: linear_epilogue_forward<true, true, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+        default: linear_epilogue_forward<true, true, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
+    }
+}
+
+// dpre = dy * multiplier * GELU'(pre); dbias = column sums of dpre; dmultiplier = sums of dy * activation(pre)
+// over each group's rows (written directly when every row is its own group).
+template <bool kGelu, bool kMultiplier>
+static void linear_epilogue_backward(const float* dy, const float* pre, const float* multiplier, long groups,
+                                     float* dpre, float* dbias, float* dmultiplier, long rows, long out_features) {
+    const long rows_per_group = kMultiplier ? rows / groups : rows;
+    const bool per_row = kMultiplier && groups == rows;
+    ThreadPartials bias_sums(out_features);
+    ThreadPartials multiplier_sums(kMultiplier && !per_row ? groups * out_features : 0);
+    #pragma omp parallel
+    {
+        float* bias_mine = bias_sums.mine();
+        float* multiplier_mine = kMultiplier && !per_row ? multiplier_sums.mine() : nullptr;
+        #pragma omp for schedule(static)
+        for (long r = 0; r < rows; r++) {
+            const long offset = r * out_features;
+            const long group_offset = (r / rows_per_group) * out_features;
+            const float* m = kMultiplier ? multiplier + group_offset : nullptr;
+            float* dm = kMultiplier ? (per_row ? dmultiplier + offset : multiplier_mine + group_offset) : nullptr;
+            #pragma omp simd
+            for (long o = 0; o < out_features; o++) {
+                const float p = pre[offset + o];
+                float value = p, slope = 1.0f;
+                if (kGelu) slope = gelu_and_derivative(p, &value);
+                const float g = dy[offset + o];
+                if (kMultiplier) {
+                    if (per_row) dm[o] = g * value; else dm[o] += g * value;
+                }
+                const float d = (kMultiplier ? g * m[o] : g) * slope;
+                dpre[offset + o] = d;
+                bias_mine[o] += d;
+            }
+        }
+    }
+    if (dbias)
+        for (long o = 0; o < out_features; o++) dbias[o] = bias_sums.total(o);
+    if (kMultiplier && !per_row)
+        for (long i = 0; i < groups * out_features; i++) dmultiplier[i] = multiplier_sums.total(i);
+}
+
+// Gradients of linear_train_forward: dx, dweight, dbias (may be null), dmultiplier (null without a multiplier);
+// dpre (rows, out_features) is scratch memory. The residual's gradient is dy itself.
+DFORMER_SEG_KERNEL void linear_train_backward(const float* x, const float* weight, const float* dy, const float* pre,
+                                              bool gelu, const float* multiplier, long groups, float* dx,
+                                              float* dweight, float* dbias, float* dmultiplier, float* dpre,
+                                              long rows, int in_features, int out_features) {
+    if (!gelu && !multiplier) {  // only a residual: dpre is dy
+        if (dbias) linear_backward(x, weight, dy, dx, dweight, dbias, rows, in_features, out_features);
+        else linear_gemm_backward(x, weight, dy, dx, dweight, rows, in_features, out_features);
+        return;
+    }
+    if (gelu && multiplier) linear_epilogue_backward<true, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
+    else if (gelu) linear_epilogue_backward<true, false>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
+    else if (multiplier) linear_epilogue_backward<false, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
+    else linear_epilogue_backward<false, false>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
+    linear_gemm_backward(x, weight, dpre, dx, dweight, rows, in_features, out_features);
 }
 
 }  // namespace dformer_seg

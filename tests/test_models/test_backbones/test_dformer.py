@@ -120,8 +120,9 @@ def test_odd_input_shapes_and_depth_channels():
     with jt.no_grad():
         picked = [o.numpy() for o in subset(img, jt.array(depth))]
     assert len(picked) == 2
-    np.testing.assert_array_equal(picked[0], outs[1])
-    np.testing.assert_array_equal(picked[1], outs[3])
+    # Same weights, but Jittor fuses the smaller graph differently: equal up to float32 rounding.
+    np.testing.assert_allclose(picked[0], outs[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(picked[1], outs[3], rtol=1e-5, atol=1e-6)
 
 
 def _toy_pair(seed=1):
