@@ -79,13 +79,6 @@ DFORMER_SEG_KERNEL void linear_backward(const float* x, const float* weight, con
 // two GEMMs. The multiplier is a (groups, out_features) table over consecutive blocks of rows: one block for a
 // per-channel layer scale, one per sample for a stochastic-depth scale, one per row for a gate.
 
-// GELU'(x) = Phi(x) + x phi(x); also returns GELU(x) = x Phi(x), which the multiplier's gradient needs.
-static inline float gelu_and_derivative(float x, float* value) {
-    const float cdf = 0.5f * (1.0f + fast_erf(x * 0.70710678118654752f));
-    *value = x * cdf;
-    return cdf + x * 0.39894228040143268f * expf(-0.5f * x * x);
-}
-
 template <bool kGelu, bool kMultiplier, bool kResidual>
 static void linear_epilogue_forward(const float* pre, const float* multiplier, long rows_per_group,
                                     const float* residual, float* y, long rows, long out_features) {
