@@ -2,8 +2,8 @@
 
 The tools, :func:`dformer_seg.apis.init_model` and the Runner call it; in your own
 script call ``dformer_seg.runtime.setup()`` (optionally ``device='cpu'|'cuda'``)
-before importing anything that imports Jittor. Importing ``dformer_seg`` itself
-changes nothing. Two problems are solved when it runs before Jittor is imported:
+before importing anything that imports Jittor. Two problems are solved when it
+runs before Jittor is imported:
 
 * A machine with ``nvcc`` but without a working CUDA driver/runtime (or GPU)
   makes ``import jittor`` die while looking for ``libcudart``. We probe the
@@ -13,6 +13,12 @@ changes nothing. Two problems are solved when it runs before Jittor is imported:
   distribution's oneDNN 2.x (``libdnnl-dev``) is installed, we lay it out where
   Jittor looks for its own copy; otherwise we set ``use_mkl=0`` and warn that
   convolutions will be much slower.
+
+Importing ``dformer_seg`` itself changes nothing. Each part of the package that
+imports Jittor (``apis``, ``models``, ``ops``, ...) first calls
+:func:`before_jittor_import`, which does the two fixes above and leaves the
+device open, so ``from dformer_seg.apis import init_model`` works on such a
+machine without an explicit ``setup()``.
 
 When Jittor was imported first (a notebook that did ``import jittor``), setup
 works with the Jittor that is loaded: it selects the device and says what is
@@ -40,6 +46,7 @@ ONEDNN_INSTALL_HINT = 'sudo apt-get install libdnnl-dev'
 logger = logging.getLogger('dformer_seg')
 
 _state = {}
+_import_guard = {}  # what before_jittor_import() did, for the report of a later setup()
 
 
 def cuda_status():
@@ -101,6 +108,38 @@ def wire_onednn():
     return f'oneDNN active (system {os.path.basename(lib_src)})'
 
 
+def _wire_onednn_or_disable():
+    """Wire the system oneDNN, or set ``use_mkl=0`` and warn; returns the status string."""
+    onednn = wire_onednn()
+    if onednn is None:
+        os.environ['use_mkl'] = '0'
+        onednn = 'oneDNN disabled'
+        logger.warning('oneDNN (libdnnl) not found: convolutions run about 60x slower on the CPU. '
+                       f'Install it with `{ONEDNN_INSTALL_HINT}`.')
+    return onednn
+
+
+def before_jittor_import():
+    """Make the coming ``import jittor`` work on this machine, the device left open.
+
+    Sets ``nvcc_path=""`` when CUDA is not usable (otherwise Jittor dies looking
+    for ``libcudart``) and wires the system oneDNN (or sets ``use_mkl=0``), each
+    unless the user set the variable. Does nothing once Jittor is imported or
+    :func:`prepare_environment` has run. A later :func:`setup` adopts the loaded
+    Jittor and may still choose CPU or (where usable) CUDA.
+    """
+    if 'jittor' in sys.modules or _state or _import_guard:
+        return
+    _import_guard['done'] = True
+    if 'nvcc_path' not in os.environ:
+        usable, reason = cuda_status()
+        if not usable:
+            os.environ['nvcc_path'] = ''
+            _import_guard['cpu_reason'] = reason
+    if 'use_mkl' not in os.environ:
+        _wire_onednn_or_disable()
+
+
 def prepare_environment(device=None):
     """Set Jittor's environment variables for ``device`` before Jittor is imported.
 
@@ -138,12 +177,7 @@ def prepare_environment(device=None):
         onednn = 'oneDNN ' + ('active (use_mkl=1 set by the user)' if os.environ['use_mkl'] == '1'
                               else 'disabled (use_mkl=0 set by the user)')
     else:
-        onednn = wire_onednn()
-        if onednn is None:
-            os.environ['use_mkl'] = '0'
-            onednn = 'oneDNN disabled'
-            logger.warning('oneDNN (libdnnl) not found: convolutions run about 60x slower on the CPU. '
-                           f'Install it with `{ONEDNN_INSTALL_HINT}`.')
+        onednn = _wire_onednn_or_disable()
     _state.update(device=chosen, reason=reason, onednn=onednn)
     return dict(_state)
 
@@ -153,17 +187,26 @@ def _adopt_loaded_jittor(device):
     import jittor as jt
     from jittor import compile_extern
     if device == 'cuda' and not jt.has_cuda:
+        if 'cpu_reason' in _import_guard:
+            raise RuntimeError(f'--device cuda was requested but CUDA is not usable: {_import_guard["cpu_reason"]}')
         raise RuntimeError('--device cuda was requested, but the loaded Jittor has no CUDA (it was imported '
                            'before dformer_seg.runtime.setup(); check nvcc_path and the CUDA runtime)')
     if compile_extern.mkl_ops is not None:
         onednn = 'oneDNN active (loaded by Jittor)'
     else:
         onednn = 'oneDNN disabled'
-        logger.warning('Jittor was imported before dformer_seg.runtime.setup() without oneDNN: convolutions run '
-                       'about 60x slower on the CPU. Call dformer_seg.runtime.setup() before importing jittor '
-                       f'(with `{ONEDNN_INSTALL_HINT}` done) to use the system oneDNN.')
+        if not _import_guard:  # before_jittor_import() has warned already
+            logger.warning('Jittor was imported before dformer_seg.runtime.setup() without oneDNN: convolutions run '
+                           'about 60x slower on the CPU. Call dformer_seg.runtime.setup() before importing jittor '
+                           f'(with `{ONEDNN_INSTALL_HINT}` done) to use the system oneDNN.')
     chosen = 'cuda' if device != 'cpu' and jt.has_cuda else 'cpu'
-    _state.update(device=chosen, reason='Jittor was imported before the set-up', onednn=onednn)
+    if chosen == 'cpu' and 'cpu_reason' in _import_guard:
+        reason = _import_guard['cpu_reason']
+    elif _import_guard:
+        reason = 'requested' if device != 'auto' else 'auto'
+    else:
+        reason = 'Jittor was imported before the set-up'
+    _state.update(device=chosen, reason=reason, onednn=onednn)
     return dict(_state)
 
 

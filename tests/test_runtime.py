@@ -124,6 +124,40 @@ def test_jittor_imports_on_this_machine():
     assert result.stdout.strip().splitlines()[-1] == '6.0'
 
 
+def test_guard_before_jittor_import_leaves_user_settings_alone(tmp_path):
+    code = LOAD_RUNTIME + """
+    import json, os
+    runtime.cuda_status = lambda: (False, 'no CUDA driver library')
+    runtime.before_jittor_import()
+    print(json.dumps(dict(nvcc_path=os.environ.get('nvcc_path'), use_mkl=os.environ.get('use_mkl'),
+                          guard=runtime._import_guard, state=runtime._state)))
+"""
+    out = json.loads(run_python(code, {}, tmp_path).stdout.strip().splitlines()[-1])
+    assert out['nvcc_path'] == '' and out['guard']['cpu_reason'] == 'no CUDA driver library'
+    assert out['state'] == {}, 'the guard must leave the device to a later setup()'
+    out = json.loads(run_python(code, {'nvcc_path': '/opt/cuda/bin/nvcc', 'use_mkl': '1'}, tmp_path)
+                     .stdout.strip().splitlines()[-1])
+    assert (out['nvcc_path'], out['use_mkl']) == ('/opt/cuda/bin/nvcc', '1')
+
+
+def test_api_imports_and_runs_without_explicit_setup():
+    """``from dformer_seg.apis import ...`` first, as the docs show: Jittor must import on a machine with nvcc
+    and no CUDA runtime (this machine type), and a later setup('cpu') adopts it."""
+    code = """
+    from dformer_seg.apis import init_model
+    import jittor as jt
+    from dformer_seg import runtime
+    state = runtime.setup('cpu')
+    print(state['device'], float((jt.ones(3) * 2).sum()))
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ('nvcc_path', 'use_mkl', runtime.DEVICE_ENV)}
+    env['PYTHONPATH'] = REPO
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code).strip()], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == 'cpu 6.0'
+
+
 def test_import_after_jittor_works_when_jittor_is_usable():
     """A notebook that imported jittor first (with nvcc_path set, as the docs say for such machines)."""
     code = """

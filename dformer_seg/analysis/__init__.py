@@ -56,6 +56,9 @@ buffers such as DFormerv2's ``Geo.angle``/``Geo.decay``, frozen weights).
 ``thop_params`` counts, like thop, only the trainable parameters of layers that
 have a thop rule and ran in the forward pass.
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from .counter import FlopCounter, FlopReport, ParamCount, count_flops, count_parameters, parameter_trainability
 from .counter import profile_flops
 from .report import flops_by_module, format_report

@@ -9,6 +9,9 @@ them to the public :meth:`ShardedJittorDataset.epoch_index_list`. It was
 written against Jittor 1.3 (the range in requirements/runtime.txt); another
 version is refused with a message that says so, instead of loading wrong data.
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 import jittor as jt
 from jittor.dataset import Dataset as JittorDataset
 

@@ -15,6 +15,9 @@ so a sample's augmentation seed never depends on timing. Workers may also
 deliver the batches of one epoch out of order (whichever finishes first);
 they are put back in order here.
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 import collections
 import os
 

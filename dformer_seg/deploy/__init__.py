@@ -4,6 +4,9 @@ Importing this package needs neither ``onnx`` nor ``onnxruntime``; the
 functions that use them import them on first use and say how to install
 them when they are missing (``pip install -r requirements/deploy.txt``).
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from .dependencies import INSTALL_HINT, require
 from .errors import ExportError, UnsupportedModuleError, VerificationError
 from .export import (DEFAULT_OPSET, MAX_ABS_ERROR, MIN_AGREEMENT, SIZE_DIVISOR, Verification, check_shape,

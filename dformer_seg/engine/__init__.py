@@ -1,4 +1,7 @@
 """Training and evaluation engine: Runner, loops, hooks, optimizers and LR schedules."""
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from .. import evaluation  # noqa: F401  (registers IoUMetric in METRICS)
 from .hooks import *  # noqa: F401,F403
 from .hooks import __all__ as _hook_names

@@ -1,3 +1,6 @@
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from .depth_bins import DepthBins
 from .iou_metric import (IoUMetric, confusion_matrix, depth_table, metrics_from_confusion, overlap_scores,
                          per_class_table)

@@ -1,2 +1,5 @@
 """Models; importing this package registers every backbone, head, loss and segmentor."""
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from . import backbones, decode_heads, losses, segmentors  # noqa: F401  (registration side effects)

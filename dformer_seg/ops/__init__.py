@@ -8,6 +8,9 @@ formulation. Each op is declared once in :mod:`.registry` (kernel headers in
 the decision between kernel and plain formulation, the only device branch,
 and :mod:`.kernels` builds the kernels. docs/ops.md shows how to add one.
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 from .activation import GELU, gelu
 from .attention import attention
 from .conv_nhwc import conv2d_nhwc

@@ -2,6 +2,9 @@
 
 Nothing else in the package checks ``jt.in_mpi`` itself.
 """
+from ..runtime import before_jittor_import
+
+before_jittor_import()  # before anything here imports Jittor
 import jittor as jt
 import numpy as np
 
