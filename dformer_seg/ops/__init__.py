@@ -16,7 +16,7 @@ from .attention import attention
 from .conv_nhwc import conv2d_nhwc
 from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled
-from .geometry_attention import decomposed_geometry_attention
+from .geometry_attention import decomposed_geometry_attention, geometry_prior
 from .layer_norm import layer_norm
 from .linear import Linear, linear
 from .matmul import matmul
@@ -29,6 +29,7 @@ from .softmax import softmax
 # Public names that compute nothing: the registry and the switch between kernels and plain Jittor.
 HELPER_NAMES = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'HELPER_NAMES', 'fast_ops', 'fast_ops_enabled'})
 
-__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize', 'conv2d_nhwc',
-           'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled', 'gelu', 'layer_norm', 'Linear', 'linear', 'matmul',
-           'pointwise_conv2d', 'rotate_pairs', 'softmax']
+__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize',
+           'conv2d_nhwc', 'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
+           'gelu', 'geometry_prior', 'layer_norm', 'Linear', 'linear', 'matmul', 'pointwise_conv2d', 'rotate_pairs',
+           'softmax']

@@ -138,6 +138,12 @@ def _axis_prior_cost(batch, heads, lines, length):
             + 3 * batch * heads * lines * square)
 
 
+def geometry_prior(arguments, output):
+    batch, _, height, width = (int(s) for s in arguments['depth'].shape)
+    lines, length = (width, height) if arguments['columns'] else (height, width)
+    return _axis_prior_cost(batch, int(arguments['decay'].shape[0]), lines, length)
+
+
 def decomposed_geometry_attention(arguments, output):
     """Attention along W in each row, then along H in each column, each with its prior as the bias."""
     batch, heads, height, width, head_dim = (int(s) for s in arguments['q'].shape)

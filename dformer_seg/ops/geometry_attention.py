@@ -25,10 +25,12 @@ from .dispatch import needs_grad, use_kernel
 from .registry import fast_op
 
 _HEADERS = ('geometry_attention.h',)
+_PRIOR_HEADERS = ('geometry_prior.h',)
 
 
 def axis_prior(depth_lines, decay, weight):
-    """The prior along the last axis of ``depth_lines`` (B, 1, lines, L): (B, heads, lines, L, L)."""
+    """The prior along the last axis of ``depth_lines`` (B, 1, lines, L): (B, heads, lines, L, L), composed of Jittor
+    ops."""
     length = depth_lines.shape[-1]
     index = jt.arange(length).float32()
     distance = (index.reshape(-1, 1) - index.reshape(1, -1)).abs()
@@ -37,14 +39,56 @@ def axis_prior(depth_lines, decay, weight):
     return weight[0] * position_term + weight[1] * (depth_gap * decay.reshape(-1, 1, 1, 1))
 
 
+class _GeometryPrior(jt.Function):
+    """The prior of every row (or column) as one kernel; its gradient reaches ``weight`` only."""
+
+    def __init__(self, columns):
+        self.columns = 'true' if columns else 'false'
+
+    def _call(self, out_shape, inputs, kernel):
+        return kernels.code('geometry_prior', out_shape, 'float32', inputs, _PRIOR_HEADERS,
+                            f'dformer_seg::{kernel}(in0_p, in1_p, in2_p, out0_p, in0_shape0, in1_shape0, in0_shape2, '
+                            f'in0_shape3, {self.columns});')
+
+    def execute(self, depth, decay, weight):
+        self.saved = depth, decay
+        batch, _, height, width = depth.shape
+        lines, length = (width, height) if self.columns == 'true' else (height, width)
+        return self._call((batch, decay.shape[0], lines, length, length), [depth, decay, weight],
+                          'geometry_prior_forward')
+
+    def grad(self, grad_prior):
+        depth, decay = self.saved
+        return None, None, self._call((2,), [depth, decay, grad_prior], 'geometry_prior_backward')
+
+
+def plain_geometry_prior(depth, decay, weight, columns=False):
+    return axis_prior(depth.transpose(0, 1, 3, 2) if columns else depth, decay, weight)
+
+
+@fast_op(plain=plain_geometry_prior, headers=_PRIOR_HEADERS, needs_onednn=False,
+         applies='depth and decay fixed (no gradient into them); weight may be trained',
+         gradient='kernel (weight only)', flops=flop_rules.geometry_prior)
+def geometry_prior(depth, decay, weight, columns=False):
+    """The prior ``a * (|i - j| * g) + b * (|d_i - d_j| * g)`` along every row of ``depth`` (B, 1, H, W), or every
+    column with ``columns``: (B, heads, H, W, W), or (B, heads, W, H, H). ``decay`` (heads,) holds g per head,
+    ``weight`` (2, 1, 1, 1) holds (a, b)."""
+    if depth.ndim != 4 or depth.shape[1] != 1 or decay.ndim != 1 or weight.numel() != 2:
+        raise ValueError(f'geometry_prior: depth must be (B, 1, H, W), decay (heads,) and weight hold 2 values, got '
+                         f'{tuple(depth.shape)}, {tuple(decay.shape)} and {tuple(weight.shape)}')
+    if needs_grad(depth, decay) or not use_kernel('geometry_prior', depth, decay, weight):
+        return plain_geometry_prior(depth, decay, weight, columns)
+    return _GeometryPrior(columns)(depth, decay, weight.reshape(2))
+
+
 def plain_decomposed_geometry_attention(q, k, v, depth, decay, weight):
     """The composed form: the priors as tensors and :func:`attention` along rows, then columns."""
     batch, heads, height, width, head_dim = q.shape
     v = v.reshape(batch, height, width, heads, head_dim).permute(0, 3, 1, 2, 4)  # (B, heads, H, W, d)
-    rows = attention(q, k, v, axis_prior(depth, decay, weight))
+    rows = attention(q, k, v, geometry_prior(depth, decay, weight))
     by_column = (0, 1, 3, 2, 4)  # (B, heads, W, H, d)
     columns = attention(q.permute(by_column), k.permute(by_column), rows.permute(by_column),
-                        axis_prior(depth.transpose(0, 1, 3, 2), decay, weight))
+                        geometry_prior(depth, decay, weight, columns=True))
     return columns.permute(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 

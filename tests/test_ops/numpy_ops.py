@@ -42,14 +42,18 @@ def numpy_depthwise_nhwc(x, weight, bias, pad):
     return (out + (0 if bias is None else bias)).astype(np.float32)
 
 
-def numpy_axis_attention(q, k, v, depth_lines, decay, weight):
-    """q, k, v (B, heads, lines, L, d); depth_lines (B, lines, L)."""
-    length = q.shape[3]
+def numpy_axis_prior(depth_lines, decay, weight):
+    """depth_lines (B, lines, L), decay (heads,), weight (2,) -> (B, heads, lines, L, L)."""
+    length = depth_lines.shape[-1]
     distance = np.abs(np.arange(length)[:, None] - np.arange(length)[None, :]).astype(np.float32)
     gap = np.abs(depth_lines[:, :, :, None] - depth_lines[:, :, None, :])  # (B, lines, L, L)
-    prior = (weight[0] * distance[None, None, None] * decay[None, :, None, None, None]
-             + weight[1] * gap[:, None] * decay[None, :, None, None, None])
-    scores = q @ np.swapaxes(k, -1, -2) + prior
+    return (weight[0] * distance[None, None, None] * decay[None, :, None, None, None]
+            + weight[1] * gap[:, None] * decay[None, :, None, None, None])
+
+
+def numpy_axis_attention(q, k, v, depth_lines, decay, weight):
+    """q, k, v (B, heads, lines, L, d); depth_lines (B, lines, L)."""
+    scores = q @ np.swapaxes(k, -1, -2) + numpy_axis_prior(depth_lines, decay, weight)
     e = np.exp(scores - scores.max(-1, keepdims=True))
     return (e / e.sum(-1, keepdims=True)) @ v
 

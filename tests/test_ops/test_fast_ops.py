@@ -17,9 +17,9 @@ import jittor as jt
 
 from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason
-from numpy_ops import (numpy_attention, numpy_decomposed, numpy_depthwise_nhwc, numpy_gelu, numpy_layer_norm,
-                       numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary, numpy_softmax, reference_conv,
-                       torch_bilinear)
+from numpy_ops import (numpy_attention, numpy_axis_prior, numpy_decomposed, numpy_depthwise_nhwc, numpy_gelu,
+                       numpy_layer_norm, numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary, numpy_softmax,
+                       reference_conv, torch_bilinear)
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):
@@ -45,6 +45,11 @@ def _geometry_inputs(rng):
                 v=uniform(rng, (batch, height, width, heads * head_dim)),
                 depth=uniform(rng, (batch, 1, height, width), 0, 3), decay=decay,
                 weight=uniform(rng, (2, 1, 1, 1), 0.5, 1.5)), {}
+
+
+def _prior_inputs(rng):
+    arrays = _geometry_inputs(rng)[0]
+    return {name: arrays[name] for name in ('depth', 'decay', 'weight')}, dict(columns=True)
 
 
 CASES = {
@@ -81,7 +86,13 @@ CASES = {
                                                                v.astype(np.float64), depth.astype(np.float64),
                                                                decay.astype(np.float64),
                                                                weight.reshape(2).astype(np.float64)),
-        fixed=('decay',), atol=2e-5),
+        fixed=('decay', 'depth'), atol=2e-5),  # as in the model: the depth map is data (its prior is a kernel)
+    'geometry_prior': Case(
+        _prior_inputs,
+        lambda depth, decay, weight, columns: numpy_axis_prior(
+            (depth[:, 0].transpose(0, 2, 1) if columns else depth[:, 0]).astype(np.float64),
+            decay.astype(np.float64), weight.reshape(2).astype(np.float64)),
+        fixed=('decay', 'depth')),
 }
 
 

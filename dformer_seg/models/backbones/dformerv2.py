@@ -152,7 +152,8 @@ class GeometryPrior(nn.Module):
         # The phase uses the flat position index; keep index * angle in float32 like the reference.
         index = jt.arange(height * width).float32()
         phase = (index.reshape(-1, 1) * self.angle.reshape(1, -1)).stop_grad()  # fixed tables, never trained
-        return jt.sin(phase).reshape(height, width, -1), jt.cos(phase).reshape(height, width, -1)
+        # stop_grad again: ops on a stop_grad Var give Vars that are not, and the rotary kernel needs fixed tables.
+        return (jt.sin(phase).reshape(height, width, -1).stop_grad(), jt.cos(phase).reshape(height, width, -1).stop_grad())
 
     def grid_decay(self, height, width):
         """Manhattan distance between all positions * decay: (heads, HW, HW)."""
@@ -170,7 +171,8 @@ class GeometryPrior(nn.Module):
 
     def execute(self, size, depth, decomposed):
         height, width = size
-        depth = resize(depth, size, mode='bilinear', align_corners=False)
+        # The depth map is input data: no gradient flows into it, and the prior kernels need it fixed.
+        depth = resize(depth, size, mode='bilinear', align_corners=False).stop_grad()
         sin, cos = self.rotary_tables(height, width)
         if decomposed:
             # The row / column priors are built inside ops.decomposed_geometry_attention (see there).

@@ -5,6 +5,7 @@
 // the line) written into the score buffer before the GEMM adds q k^T. The GEMMs read rows and columns
 // straight from memory with a stride, and the result is written channels-last.
 #pragma once
+#include "geometry_prior.h"
 #include "onednn.h"
 
 namespace dformer_seg {
@@ -15,15 +16,7 @@ static inline void attend_along_line(const float* q_line, const float* k_line, l
                                      float* out_line, long stride, int length, int head_dim, const float* depth_line,
                                      long depth_step, float head_decay, float position_weight, float depth_weight,
                                      float* scores) {
-    for (int i = 0; i < length; i++) {
-        const float di = depth_line[(long)i * depth_step];
-        float* row = scores + (size_t)i * length;
-        for (int j = 0; j < length; j++) {
-            const float distance = (float)(i > j ? i - j : j - i);
-            const float depth_gap = fabsf(di - depth_line[(long)j * depth_step]);
-            row[j] = position_weight * (distance * head_decay) + depth_weight * (depth_gap * head_decay);
-        }
-    }
+    fill_line_prior(scores, depth_line, depth_step, length, head_decay, position_weight, depth_weight);
     dnnl_sgemm('N', 'T', length, length, head_dim, 1.0f, q_line, qk_stride, k_line, qk_stride, 1.0f, scores, length);
     for (int i = 0; i < length; i++) softmax_row(scores + (size_t)i * length, length);
     dnnl_sgemm('N', 'N', length, head_dim, length, 1.0f, scores, length, v_line, stride, 0.0f, out_line, stride);
