@@ -173,14 +173,19 @@ def axis_prior(depth_lines, decay, weight):
     return weight[0] * position + weight[1] * (depth_gap * decay.reshape(-1, 1, 1, 1))
 
 
+def geometry_prior(depth, decay, weight, columns=False):
+    """The prior along every row (or column) of ``depth`` (B, 1, H, W)."""
+    return axis_prior(depth.transpose(0, 1, 3, 2) if columns else depth, decay, weight)
+
+
 def decomposed_geometry_attention(q, k, v, depth, decay, weight):
     """Attention along rows, then along columns, each with its geometry prior (heads-first q, k)."""
     batch, heads, height, width, head_dim = q.shape
     v = v.reshape(batch, height, width, heads, head_dim).permute(0, 3, 1, 2, 4)
-    rows = attention(q, k, v, axis_prior(depth, decay, weight))
+    rows = attention(q, k, v, geometry_prior(depth, decay, weight))
     by_column = (0, 1, 3, 2, 4)
     columns = attention(q.permute(by_column), k.permute(by_column), rows.permute(by_column),
-                        axis_prior(depth.transpose(0, 1, 3, 2), decay, weight))
+                        geometry_prior(depth, decay, weight, columns=True))
     return columns.permute(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 
@@ -198,6 +203,7 @@ OP_EMITTERS = {
     'decomposed_geometry_attention': decomposed_geometry_attention,
     'depthwise_conv2d_nhwc': depthwise_conv2d_nhwc,
     'gelu': gelu,
+    'geometry_prior': geometry_prior,
     'layer_norm': layer_norm,
     'linear': linear,
     'matmul': matmul,

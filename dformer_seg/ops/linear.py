@@ -18,16 +18,22 @@ from .registry import fast_op
 _HEADERS = ('linear.h',)
 
 
+def _append_operands(inputs, *optional):
+    """Append the optional kernel operands that are given to ``inputs``; their pointer names ('nullptr' if None)."""
+    names = []
+    for t in optional:
+        if t is None:
+            names.append('nullptr')
+        else:
+            inputs.append(t)
+            names.append(f'in{len(inputs) - 1}_p')
+    return names
+
+
 def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, residual=None):
     """out (M, N) = [residual +] [multiplier *] activation(x (M, K) @ weight (N, K)^T [+ bias]) in one primitive."""
     inputs = [x, weight]
-
-    def operand(t):
-        if t is None:
-            return 'nullptr'
-        inputs.append(t)
-        return f'in{len(inputs) - 1}_p'
-    bias_p, multiplier_p, residual_p = operand(bias), operand(multiplier), operand(residual)
+    bias_p, multiplier_p, residual_p = _append_operands(inputs, bias, multiplier, residual)
     per_channel = 'true' if multiplier is not None and multiplier.ndim == 1 else 'false'
     gelu_flag = 'true' if activation == 'gelu' else 'false'
     return kernels.code('linear', (x.shape[0], weight.shape[0]), 'float32', inputs, _HEADERS,
@@ -52,17 +58,11 @@ class _Linear(jt.Function):
         multiplier = rest.pop(0) if self.groups else None
         residual = rest.pop(0) if self.with_residual else None
         inputs = [x, weight]
-
-        def operand(t):
-            if t is None:
-                return 'nullptr'
-            inputs.append(t)
-            return f'in{len(inputs) - 1}_p'
         self.epilogue = self.gelu == 'true' or self.groups or self.with_residual
         if not self.epilogue:
             self.saved = x, weight, None, None
             return _linear_kernel(x, weight, bias)
-        bias_p, multiplier_p, residual_p = operand(bias), operand(multiplier), operand(residual)
+        bias_p, multiplier_p, residual_p = _append_operands(inputs, bias, multiplier, residual)
         shape = (x.shape[0], weight.shape[0])
         y, pre = kernels.code(
             'linear', [shape, shape], ['float32'] * 2, inputs, _HEADERS,
