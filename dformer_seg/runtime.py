@@ -137,7 +137,7 @@ def before_jittor_import():
             os.environ['nvcc_path'] = ''
             _import_guard['cpu_reason'] = reason
     if 'use_mkl' not in os.environ:
-        _wire_onednn_or_disable()
+        _import_guard['onednn'] = _wire_onednn_or_disable()
 
 
 def prepare_environment(device=None):
@@ -162,7 +162,7 @@ def prepare_environment(device=None):
 
     if 'nvcc_path' in os.environ and device == 'auto':
         chosen = 'cuda' if os.environ['nvcc_path'] else 'cpu'
-        reason = 'nvcc_path set by the user'
+        reason = _import_guard.get('cpu_reason', 'nvcc_path set by the user')
     elif device == 'cpu':
         chosen, reason = 'cpu', 'requested'
     else:
@@ -173,7 +173,9 @@ def prepare_environment(device=None):
     if chosen == 'cpu':
         os.environ['nvcc_path'] = ''
 
-    if 'use_mkl' in os.environ:
+    if 'onednn' in _import_guard:
+        onednn = _import_guard['onednn']
+    elif 'use_mkl' in os.environ:
         onednn = 'oneDNN ' + ('active (use_mkl=1 set by the user)' if os.environ['use_mkl'] == '1'
                               else 'disabled (use_mkl=0 set by the user)')
     else:

@@ -140,6 +140,18 @@ def test_guard_before_jittor_import_leaves_user_settings_alone(tmp_path):
     assert (out['nvcc_path'], out['use_mkl']) == ('/opt/cuda/bin/nvcc', '1')
 
 
+def test_setup_after_the_guard_reports_why(tmp_path):
+    code = LOAD_RUNTIME + """
+    import json
+    runtime.cuda_status = lambda: (False, 'no CUDA driver library')
+    runtime.before_jittor_import()
+    print(json.dumps(runtime.prepare_environment()))
+"""
+    state = json.loads(run_python(code, {}, tmp_path).stdout.strip().splitlines()[-1])
+    assert (state['device'], state['reason']) == ('cpu', 'no CUDA driver library')
+    assert state['onednn'].startswith('oneDNN ')
+
+
 def test_api_imports_and_runs_without_explicit_setup():
     """``from dformer_seg.apis import ...`` first, as the docs show: Jittor must import on a machine with nvcc
     and no CUDA runtime (this machine type), and a later setup('cpu') adopts it."""
