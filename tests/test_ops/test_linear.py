@@ -34,7 +34,7 @@ def test_one_kernel_serves_many_shapes():
 
 # Multipliers: (4,) a layer scale; (2, 1, 1, 4) a per-sample factor; the output's shape a gate (each fused, with a
 # gradient, by the training kernels); (1, 5, 1, 4) varies along a middle dim, which Jittor applies after the kernel.
-# Each case builds its own kernels (several seconds of compiling each from a cold cache), so the cases cover every kernel
+# Each case builds its own kernels (seconds of compiling each from a cold cache), so the cases cover every kernel
 # branch once: each multiplier kind, GELU with and without a multiplier, no bias, and the residual-only shortcut.
 @pytest.mark.parametrize('activation, scale_shape, with_bias, with_residual', [
     (None, (4,), True, True), ('gelu', (2, 5, 7, 4), False, True), ('gelu', (2, 1, 1, 4), True, True),
