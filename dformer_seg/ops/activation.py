@@ -31,7 +31,8 @@ def plain_gelu(x):
 
 
 @fast_op(plain=plain_gelu, headers=_HEADERS, needs_onednn=False, applies='any non-empty tensor',
-         gradient="kernel (derivative Phi(x) + x phi(x) with the same erf approximation, vectorised)", flops=flop_rules.gelu)
+         gradient='kernel (derivative Phi(x) + x phi(x) with the same erf approximation, vectorised)',
+         flops=flop_rules.gelu)
 def gelu(x):
     """``x * Phi(x)`` with the exact (erf) normal CDF, like ``nn.gelu`` and PyTorch's default GELU."""
     if not use_kernel('gelu', x) or x.numel() == 0:

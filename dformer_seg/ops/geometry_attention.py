@@ -43,17 +43,17 @@ class _GeometryPrior(jt.Function):
     """The prior of every row (or column) as one kernel; its gradient reaches ``weight`` only."""
 
     def __init__(self, columns):
-        self.columns = 'true' if columns else 'false'
+        self.columns = columns
 
     def _call(self, out_shape, inputs, kernel):
         return kernels.code('geometry_prior', out_shape, 'float32', inputs, _PRIOR_HEADERS,
                             f'dformer_seg::{kernel}(in0_p, in1_p, in2_p, out0_p, in0_shape0, in1_shape0, in0_shape2, '
-                            f'in0_shape3, {self.columns});')
+                            f'in0_shape3, {str(self.columns).lower()});')
 
     def execute(self, depth, decay, weight):
         self.saved = depth, decay
         batch, _, height, width = depth.shape
-        lines, length = (width, height) if self.columns == 'true' else (height, width)
+        lines, length = (width, height) if self.columns else (height, width)
         return self._call((batch, decay.shape[0], lines, length, length), [depth, decay, weight],
                           'geometry_prior_forward')
 

@@ -42,12 +42,13 @@ def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, resid
 
 
 class _Linear(jt.Function):
-    """``residual + multiplier * activation(x W^T + b)`` with gradients: the GEMM keeps ``pre = x W^T + b``, one
-    parallel pass applies the rest; the backward pass folds the epilogue's gradient into one pass before the two
-    GEMMs. ``groups``: rows of the (groups, out_features) view of the multiplier (0 without one)."""
+    """``residual + multiplier * activation(x W^T + b)`` with gradients. With a GELU or a multiplier the GEMM keeps
+    ``pre = x W^T + b`` and one parallel pass applies the rest; the backward pass folds their gradients into one pass
+    before the two GEMMs. Without them the residual is a post-op of the GEMM and the backward is the plain one.
+    ``groups``: rows of the (groups, out_features) view of the multiplier (0 without one)."""
 
     def __init__(self, activation, groups, with_bias, with_residual):
-        self.gelu = 'true' if activation == 'gelu' else 'false'
+        self.gelu = activation == 'gelu'
         self.groups = groups
         self.with_bias = with_bias
         self.with_residual = with_residual
@@ -57,45 +58,39 @@ class _Linear(jt.Function):
         bias = rest.pop(0) if self.with_bias else None
         multiplier = rest.pop(0) if self.groups else None
         residual = rest.pop(0) if self.with_residual else None
-        inputs = [x, weight]
-        self.epilogue = self.gelu == 'true' or self.groups or self.with_residual
-        if not self.epilogue:
+        if not (self.gelu or self.groups):
             self.saved = x, weight, None, None
-            return _linear_kernel(x, weight, bias)
+            return _linear_kernel(x, weight, bias, residual=residual)
+        inputs = [x, weight]
         bias_p, multiplier_p, residual_p = _append_operands(inputs, bias, multiplier, residual)
         shape = (x.shape[0], weight.shape[0])
         y, pre = kernels.code(
             'linear', [shape, shape], ['float32'] * 2, inputs, _HEADERS,
-            f'dformer_seg::linear_train_forward(in0_p, in1_p, {bias_p}, {self.gelu}, {multiplier_p}, {self.groups}, '
-            f'{residual_p}, out0_p, out1_p, in0_shape0, in0_shape1, in1_shape0);')
+            f'dformer_seg::linear_train_forward(in0_p, in1_p, {bias_p}, {str(self.gelu).lower()}, {multiplier_p}, '
+            f'{self.groups}, {residual_p}, out0_p, out1_p, in0_shape0, in0_shape1, in1_shape0);')
         self.saved = x, weight, pre, multiplier
         return y
 
     def grad(self, grad_y):
         x, weight, pre, multiplier = self.saved
         out_features = weight.shape[0]
-        if not self.epilogue:
+        grad_m = None
+        if pre is None:
             grad_x, grad_w, grad_b = kernels.code(
                 'linear', [x.shape, weight.shape, (out_features,)], ['float32'] * 3, [x, weight, grad_y], _HEADERS,
                 'dformer_seg::linear_backward(in0_p, in1_p, in2_p, out0_p, out1_p, out2_p, in0_shape0, in0_shape1, '
                 'in1_shape0);')
-            return (grad_x, grad_w, grad_b) if self.with_bias else (grad_x, grad_w)
-        inputs = [x, weight, grad_y, pre] + ([multiplier] if self.groups else [])
-        multiplier_p = 'in4_p' if self.groups else 'nullptr'
-        shapes = [x.shape, weight.shape, (out_features,), multiplier.shape if self.groups else (1,), pre.shape]
-        grad_x, grad_w, grad_b, grad_m, _ = kernels.code(
-            'linear', shapes, ['float32'] * 5, inputs, _HEADERS,
-            f'dformer_seg::linear_train_backward(in0_p, in1_p, in2_p, in3_p, {self.gelu}, {multiplier_p}, '
-            f'{self.groups}, out0_p, out1_p, {"out2_p" if self.with_bias else "nullptr"}, '
-            f'{"out3_p" if self.groups else "nullptr"}, out4_p, in0_shape0, in0_shape1, in1_shape0);')
-        grads = [grad_x, grad_w]
-        if self.with_bias:
-            grads.append(grad_b)
-        if self.groups:
-            grads.append(grad_m)
-        if self.with_residual:
-            grads.append(grad_y)
-        return tuple(grads)
+        else:
+            inputs = [x, weight, grad_y, pre]
+            (multiplier_p,) = _append_operands(inputs, multiplier)
+            shapes = [x.shape, weight.shape, (out_features,), multiplier.shape if self.groups else (1,), pre.shape]
+            grad_x, grad_w, grad_b, grad_m, _ = kernels.code(
+                'linear', shapes, ['float32'] * 5, inputs, _HEADERS,
+                f'dformer_seg::linear_train_backward(in0_p, in1_p, in2_p, in3_p, {str(self.gelu).lower()}, '
+                f'{multiplier_p}, {self.groups}, out0_p, out1_p, {"out2_p" if self.with_bias else "nullptr"}, '
+                f'{"out3_p" if self.groups else "nullptr"}, out4_p, in0_shape0, in0_shape1, in1_shape0);')
+        optional = [(self.with_bias, grad_b), (self.groups, grad_m), (self.with_residual, grad_y)]
+        return (grad_x, grad_w) + tuple(grad for present, grad in optional if present)
 
 
 def _broadcasts_to(shape, target):
@@ -148,8 +143,8 @@ def plain_linear(x, weight, bias=None, activation=None, multiplier=None, residua
     return y if residual is None else residual + y
 
 
-@fast_op(plain=plain_linear, headers=_HEADERS, needs_onednn=True, applies='any input; multiplier and residual are fused '
-         'without gradients when the multiplier is (out_features,) or of the output shape',
+@fast_op(plain=plain_linear, headers=_HEADERS, needs_onednn=True, applies='any input; a multiplier is fused when it is '
+         '(out_features,) or of the output shape, and with gradients also when it varies along leading dims only',
          gradient='kernel (one pass for the GELU, multiplier and bias gradients, then two GEMMs)',
          flops=flop_rules.linear)
 def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None):
@@ -158,9 +153,10 @@ def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None
     ``activation`` is None or 'gelu'; ``multiplier`` (anything that broadcasts to the
     output: a layer scale (out_features,), a gate of the output's shape, ...)
     and ``residual`` (the output's shape) are optional. Without gradients they
-    run inside the GEMM kernel (oneDNN post-ops); with gradients the GEMM keeps
-    its output and one parallel pass applies them, and their gradients take one
-    pass before the two GEMMs of the backward. A multiplier that varies along
+    run inside the GEMM kernel (oneDNN post-ops). With gradients, a GELU or a
+    multiplier makes the GEMM keep its output and one parallel pass apply the
+    rest, and their gradients take one pass before the two GEMMs of the
+    backward; a residual alone stays a post-op. A multiplier that varies along
     other than leading dims is applied by Jittor after the kernel.
     """
     out_shape = _check_arguments(x, weight, bias, activation, multiplier, residual)

@@ -151,9 +151,11 @@ class GeometryPrior(nn.Module):
     def rotary_tables(self, height, width):
         # The phase uses the flat position index; keep index * angle in float32 like the reference.
         index = jt.arange(height * width).float32()
-        phase = (index.reshape(-1, 1) * self.angle.reshape(1, -1)).stop_grad()  # fixed tables, never trained
-        # stop_grad again: ops on a stop_grad Var give Vars that are not, and the rotary kernel needs fixed tables.
-        return (jt.sin(phase).reshape(height, width, -1).stop_grad(), jt.cos(phase).reshape(height, width, -1).stop_grad())
+        phase = index.reshape(-1, 1) * self.angle.reshape(1, -1)
+        # Fixed tables, never trained. stop_grad on the results: an op on a stop_grad Var gives a Var that is not,
+        # and the rotary kernel runs only with fixed tables.
+        return (jt.sin(phase).reshape(height, width, -1).stop_grad(),
+                jt.cos(phase).reshape(height, width, -1).stop_grad())
 
     def grid_decay(self, height, width):
         """Manhattan distance between all positions * decay: (heads, HW, HW)."""

@@ -74,14 +74,15 @@ DFORMER_SEG_KERNEL void linear_backward(const float* x, const float* weight, con
     for (int o = 0; o < out_features; o++) dbias[o] = sums.total(o);
 }
 
-// ---- Training form: the epilogue y = [residual +] [multiplier *] activation(pre), pre = x W^T [+ bias], as
-// one parallel pass after the GEMM (pre is kept for the backward pass), and its backward as one pass before the
-// two GEMMs. The multiplier is a (groups, out_features) table over consecutive blocks of rows: one block for a
-// per-channel layer scale, one per sample for a stochastic-depth scale, one per row for a gate.
+// ---- Training form, for a GELU and / or a multiplier: the epilogue y = [residual +] [multiplier *] gelu?(pre),
+// pre = x W^T [+ bias], as one parallel pass after the GEMM (pre is kept for the backward pass), and its backward
+// as one pass before the two GEMMs. (Without either, the forward is linear_forward with the residual as a post-op
+// and the backward linear_backward.) The multiplier is a (groups, out_features) table over consecutive blocks of
+// rows: one block for a per-channel layer scale, one per sample for a stochastic-depth scale, one per row for a gate.
 
 template <bool kGelu, bool kMultiplier, bool kResidual>
-static void linear_epilogue_forward(const float* pre, const float* multiplier, long rows_per_group,
-                                    const float* residual, float* y, long rows, long out_features) {
+static void linear_epilogue_rows(const float* pre, const float* multiplier, long rows_per_group,
+                                 const float* residual, float* y, long rows, long out_features) {
     #pragma omp parallel for schedule(static)
     for (long r = 0; r < rows; r++) {
         const float* p = pre + r * out_features;
@@ -98,24 +99,29 @@ static void linear_epilogue_forward(const float* pre, const float* multiplier, l
     }
 }
 
+template <bool kGelu, bool kMultiplier>
+static void linear_epilogue_forward(const float* pre, const float* multiplier, long rows_per_group,
+                                    const float* residual, float* y, long rows, long out_features) {
+    if (residual) linear_epilogue_rows<kGelu, kMultiplier, true>(pre, multiplier, rows_per_group, residual, y, rows,
+                                                                 out_features);
+    else linear_epilogue_rows<kGelu, kMultiplier, false>(pre, multiplier, rows_per_group, residual, y, rows,
+                                                         out_features);
+}
+
 // x (rows, in_features), weight (out_features, in_features), bias (out_features,) or null, multiplier
 // (groups, out_features) or null, residual (rows, out_features) or null -> y and pre (rows, out_features).
+// At least one of gelu and multiplier.
 DFORMER_SEG_KERNEL void linear_train_forward(const float* x, const float* weight, const float* bias, bool gelu,
                                              const float* multiplier, long groups, const float* residual, float* y,
                                              float* pre, long rows, long in_features, long out_features) {
     linear_forward(x, weight, bias, false, nullptr, false, nullptr, pre, rows, in_features, out_features);
     const long rows_per_group = multiplier ? rows / groups : rows;
-    const int kind = (gelu ? 4 : 0) | (multiplier ? 2 : 0) | (residual ? 1 : 0);
-    switch (kind) {
-        case 0: linear_epilogue_forward<false, false, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 1: linear_epilogue_forward<false, false, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 2: linear_epilogue_forward<false, true, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 3: linear_epilogue_forward<false, true, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 4: linear_epilogue_forward<true, false, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 5: linear_epilogue_forward<true, false, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        case 6: linear_epilogue_forward<true, true, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-        default: linear_epilogue_forward<true, true, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features); break;
-    }
+    if (gelu && multiplier)
+        linear_epilogue_forward<true, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features);
+    else if (gelu)
+        linear_epilogue_forward<true, false>(pre, multiplier, rows_per_group, residual, y, rows, out_features);
+    else
+        linear_epilogue_forward<false, true>(pre, multiplier, rows_per_group, residual, y, rows, out_features);
 }
 
 // dpre = dy * multiplier * GELU'(pre); dbias = column sums of dpre; dmultiplier = sums of dy * activation(pre)
@@ -164,15 +170,15 @@ DFORMER_SEG_KERNEL void linear_train_backward(const float* x, const float* weigh
                                               bool gelu, const float* multiplier, long groups, float* dx,
                                               float* dweight, float* dbias, float* dmultiplier, float* dpre,
                                               long rows, int in_features, int out_features) {
-    if (!gelu && !multiplier) {  // only a residual: dpre is dy
-        if (dbias) linear_backward(x, weight, dy, dx, dweight, dbias, rows, in_features, out_features);
-        else linear_gemm_backward(x, weight, dy, dx, dweight, rows, in_features, out_features);
-        return;
-    }
-    if (gelu && multiplier) linear_epilogue_backward<true, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
-    else if (gelu) linear_epilogue_backward<true, false>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
-    else if (multiplier) linear_epilogue_backward<false, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
-    else linear_epilogue_backward<false, false>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows, out_features);
+    if (gelu && multiplier)
+        linear_epilogue_backward<true, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows,
+                                             out_features);
+    else if (gelu)
+        linear_epilogue_backward<true, false>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows,
+                                              out_features);
+    else
+        linear_epilogue_backward<false, true>(dy, pre, multiplier, groups, dpre, dbias, dmultiplier, rows,
+                                              out_features);
     linear_gemm_backward(x, weight, dpre, dx, dweight, rows, in_features, out_features);
 }
 
