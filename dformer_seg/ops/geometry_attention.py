@@ -11,11 +11,15 @@ with ``d`` the (resized) depth along that row or column.
 q and k come heads-first (B, heads, H, W, d), as the rotary code leaves
 them; v and the result are channels-last (B, H, W, C). The composed form
 moves v to heads-first, builds both priors as (B, heads, rows, L, L) tensors
-and runs :func:`attention` twice; it is used whenever a gradient is needed
-(and off the CPU). Without gradients one kernel does everything in place:
-its GEMMs read every row or column straight from memory with a stride (no
-transposes), the prior is written into each score buffer before the GEMM
-adds ``q k^T`` (no prior tensors), and the result is written channels-last.
+and runs :func:`attention` twice; it runs off the CPU and when a gradient
+must reach the depth or the decay. Otherwise one kernel does everything in
+place: its GEMMs read every row or column straight from memory with a
+stride (no transposes), the prior is written into each score buffer before
+the GEMM adds ``q k^T`` (no prior tensors), and the result is written
+channels-last. In training the same kernel also keeps both passes'
+probabilities and the row pass's result, and a backward kernel walks the
+columns, then the rows, in the same layout (the scores' gradient and the
+prior weights' gradient in one pass over each line's probabilities).
 """
 import jittor as jt
 
@@ -92,9 +96,37 @@ def plain_decomposed_geometry_attention(q, k, v, depth, decay, weight):
     return columns.permute(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 
+_SHAPE_ARGS = 'in0_shape0, in0_shape1, in0_shape2, in0_shape3, in0_shape4'
+
+
+class _DecomposedGeometryAttention(jt.Function):
+    """Training: the forward keeps the row pass's result and both passes' probabilities; the backward kernel returns
+    the gradients of q, k, v and the prior's two weights (depth and decay are fixed)."""
+
+    def execute(self, q, k, v, depth, decay, weight):
+        batch, heads, height, width, _ = q.shape
+        shapes = [v.shape, v.shape, (batch, heads, height, width, width), (batch, heads, width, height, height)]
+        outputs = kernels.code('decomposed_geometry_attention', shapes, ['float32'] * 4, [q, k, v, depth, decay, weight],
+                               _HEADERS, 'dformer_seg::geometry_attention_train_forward(in0_p, in1_p, in2_p, in3_p, '
+                               f'in4_p, in5_p, out0_p, out1_p, out2_p, out3_p, {_SHAPE_ARGS});')
+        out, rows_out, row_probs, column_probs = outputs
+        self.saved = q, k, v, depth, decay, rows_out, row_probs, column_probs
+        self.weight_shape = weight.shape
+        return out
+
+    def grad(self, dout):
+        q, k, v, depth, decay, rows_out, row_probs, column_probs = self.saved
+        dq, dk, dv, dweight = kernels.code(
+            'decomposed_geometry_attention', [q.shape, q.shape, v.shape, (2,)], ['float32'] * 4,
+            [q, k, v, depth, decay, rows_out, row_probs, column_probs, dout], _HEADERS,
+            'dformer_seg::geometry_attention_backward(in0_p, in1_p, in2_p, in3_p, in4_p, in5_p, in6_p, in7_p, in8_p, '
+            f'out0_p, out1_p, out2_p, out3_p, {_SHAPE_ARGS});')
+        return dq, dk, dv, None, None, dweight.reshape(self.weight_shape)
+
+
 @fast_op(plain=plain_decomposed_geometry_attention, headers=_HEADERS, needs_onednn=True,
-         applies='inference (no gradient needed)', gradient='composed form (attention kernels)',
-         flops=flop_rules.decomposed_geometry_attention)
+         applies='depth and decay fixed (no gradient into them); q, k, v and weight may be trained',
+         gradient='kernel (q, k, v and weight)', flops=flop_rules.decomposed_geometry_attention)
 def decomposed_geometry_attention(q, k, v, depth, decay, weight):
     """Row-then-column geometry attention; q, k (B, heads, H, W, d), v (B, H, W, heads * d).
 
@@ -116,8 +148,10 @@ def decomposed_geometry_attention(q, k, v, depth, decay, weight):
         raise ValueError(f'decomposed_geometry_attention: decay must be ({heads},) and weight hold 2 values, '
                          f'got {tuple(decay.shape)} and {tuple(weight.shape)}')
     operands = [q, k, v, depth, decay, weight]
-    if needs_grad(*operands) or not use_kernel('decomposed_geometry_attention', *operands):
+    if needs_grad(depth, decay) or not use_kernel('decomposed_geometry_attention', *operands):
         return plain_decomposed_geometry_attention(q, k, v, depth, decay, weight)
+    if needs_grad(q, k, v, weight):
+        return _DecomposedGeometryAttention()(q, k, v, depth, decay, weight)
     return kernels.code('decomposed_geometry_attention', v.shape, 'float32', operands, _HEADERS,
                         'dformer_seg::geometry_attention_forward(in0_p, in1_p, in2_p, in3_p, in4_p, in5_p, out0_p, '
-                        'in0_shape0, in0_shape1, in0_shape2, in0_shape3, in0_shape4);')
+                        f'{_SHAPE_ARGS});')

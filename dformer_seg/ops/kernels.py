@@ -31,7 +31,6 @@ _PRAGMA_ONCE = re.compile(r'^\s*#\s*pragma\s+once\s*$')
 # How often each op built its kernel (rather than the plain formulation) in this process.
 kernel_builds = collections.Counter()
 _compile_flags = []
-_normal_cache = []  # Jittor's own cache folder, before set_compile_flags moved it
 
 
 def header_path(name):
@@ -74,33 +73,41 @@ def header(*names):
     return '\n'.join(out) + '\n'
 
 
+def _jt_code(shapes, dtypes, inputs, cpu_header, cpu_src, data=None):
+    """``jt.code`` with this process's extra compile flags (:func:`set_compile_flags`) applied to the kernel."""
+    flags = compile_flags()
+    if flags:
+        # The comment makes the kernel's key (and cached binary) differ from the host-target build of the same code.
+        cpu_header = f'{cpu_header}// built with extra flags: {flags}\n'
+    kwargs = dict(cpu_header=cpu_header, cpu_src=cpu_src)
+    if data:
+        kwargs['data'] = data
+    outputs = jt.code(shapes, dtypes, inputs, **kwargs)
+    if flags:
+        # Jittor appends an op's "FLAGS:" compile options to its compiler command line, after -march=native.
+        for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
+            out.compile_options = {f'FLAGS: {flags} ': 1}
+    return outputs
+
+
 def code(op_name, shapes, dtypes, inputs, headers, src, data=None):
     """``jt.code`` of a kernel of ``op_name`` whose source is the call ``src`` of functions in ``headers``."""
     kernel_builds[op_name] += 1
     # The marker leads Jittor's kernel key, where the profiler (benchmark.py --profile) finds it.
-    kwargs = dict(cpu_header=f'// fastop_{op_name}\n' + header(*headers), cpu_src=src)
-    if data:
-        kwargs['data'] = data
-    return jt.code(shapes, dtypes, inputs, **kwargs)
+    return _jt_code(shapes, dtypes, inputs, f'// fastop_{op_name}\n' + header(*headers), src, data)
 
 
 def set_compile_flags(flags):
-    """Build this process's Jittor kernels with extra compiler ``flags`` (e.g. ``'-mno-avx512f'``).
+    """Build this process's fast-op kernels with extra compiler ``flags`` (e.g. ``'-mno-avx512f'``).
 
-    Their binaries go to a cache folder of their own beside Jittor's, so the
-    normal cache is never overwritten. Call it before the first kernel runs.
+    Only the fast-op kernels get them (as a per-kernel compile option; Jittor's
+    own kernels keep their builds), and their cache keys carry the flags, so
+    they sit beside the host-target builds in Jittor's cache without replacing
+    them. Call it before the first kernel runs.
     """
     flags = ' '.join(flags.split())
-    if not flags or flags in _compile_flags:
-        return
-    if not _compile_flags:
-        _normal_cache.append(jt.flags.cache_path.rstrip('/'))
-    _compile_flags.append(flags)
-    slug = re.sub(r'[^A-Za-z0-9]+', '_', compile_flags()).strip('_')
-    cache = f'{_normal_cache[0]}_flags/{slug}'
-    os.makedirs(os.path.join(cache, 'jit'), exist_ok=True)
-    jt.flags.cache_path = cache
-    jt.flags.cc_flags = f'{jt.flags.cc_flags} {flags} '
+    if flags and flags not in _compile_flags:
+        _compile_flags.append(flags)
 
 
 def compile_flags():
@@ -128,7 +135,7 @@ def kernel_target_features():
                        for i, macro in enumerate(_FEATURE_MACROS))
     src = f'for (int i = 0; i < {len(_FEATURE_MACROS)}; i++) out0_p[i] = 0;\n{checks}'
     with jt.no_grad():
-        flags = jt.code((len(_FEATURE_MACROS),), 'int32', [], cpu_header=header('common.h'), cpu_src=src).numpy()
+        flags = _jt_code((len(_FEATURE_MACROS),), 'int32', [], header('common.h'), src).numpy()
     return {macro.strip('_').lower(): bool(flag) for macro, flag in zip(_FEATURE_MACROS, flags)}
 
 

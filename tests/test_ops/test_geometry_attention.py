@@ -32,15 +32,19 @@ def test_kernel_matches_numpy_and_plain():
     np.testing.assert_allclose(fused, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_gradients_match_plain():
-    # With gradients the composed form runs; its priors pass the gradient on to the mixing weights.
+@pytest.mark.parametrize('depth_fixed', [True, False])
+def test_gradients_match_plain(depth_fixed):
+    # A fixed depth map (as in the model): the training kernels; a depth that wants a gradient: the composed form.
     rng = np.random.default_rng(21)
     q, k, v, depth, decay, weight = _inputs(rng, batch=1, height=4, width=3)
+    depth_var = jt.array(depth).stop_grad() if depth_fixed else jt.array(depth)
 
     def fn(a, b, c, w):
-        return decomposed_geometry_attention(a, b, c, jt.array(depth), jt.array(decay), w)
+        return decomposed_geometry_attention(a, b, c, depth_var, jt.array(decay).stop_grad(), w)
 
+    before = kernels.kernel_builds['decomposed_geometry_attention']
     assert_matches_plain(fn, [q, k, v, weight])
+    assert (kernels.kernel_builds['decomposed_geometry_attention'] > before) == depth_fixed
 
 
 def test_bad_shapes_are_reported():
