@@ -196,6 +196,18 @@ def rotate_pairs(x, sin, cos):
     return (x * to_numpy(cos)) + (rotated * to_numpy(sin))
 
 
+def softmax_cross_entropy(logits, label, ignore_index=None):
+    """ONNX's SoftmaxCrossEntropyLoss per pixel (reduction 'none'; ignored pixels give 0)."""
+    graph = graph_of(logits)
+    label = as_traced(graph, label)
+    if label.dtype != 'int64':
+        label = graph.op('Cast', [label], label.shape, dict(to=7), dtype='int64')  # 7: INT64
+    attributes = dict(reduction='none')
+    if ignore_index is not None:
+        attributes['ignore_index'] = int(ignore_index)
+    return graph.op('SoftmaxCrossEntropyLoss', [logits, label], label.shape, attributes)
+
+
 OP_EMITTERS = {
     'attention': attention,
     'bilinear_resize': bilinear_resize,
@@ -210,4 +222,5 @@ OP_EMITTERS = {
     'pointwise_conv2d': pointwise_conv2d,
     'rotate_pairs': rotate_pairs,
     'softmax': softmax,
+    'softmax_cross_entropy': softmax_cross_entropy,
 }

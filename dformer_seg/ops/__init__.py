@@ -14,6 +14,7 @@ before_jittor_import()  # before anything here imports Jittor
 from .activation import GELU, gelu
 from .attention import attention
 from .conv_nhwc import conv2d_nhwc
+from .cross_entropy import softmax_cross_entropy
 from .depthwise_conv import depthwise_conv2d_nhwc
 from .dispatch import FAST_OPS_ENV, fast_ops, fast_ops_enabled
 from .geometry_attention import decomposed_geometry_attention, geometry_prior
@@ -32,4 +33,4 @@ HELPER_NAMES = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'HELPER_NAMES', 'fast_ops'
 __all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize',
            'conv2d_nhwc', 'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
            'gelu', 'geometry_prior', 'layer_norm', 'Linear', 'linear', 'matmul', 'pointwise_conv2d', 'rotate_pairs',
-           'softmax']
+           'softmax', 'softmax_cross_entropy']

@@ -158,3 +158,10 @@ def rotate_pairs(arguments, output):
     """x * cos + rotate(x) * sin: two multiplies and an add per element, the negation per pair."""
     n = numel(arguments['x'])
     return 3 * n + n // 2
+
+
+def softmax_cross_entropy(arguments, output):
+    """A log-softmax over the classes of every pixel (max, subtract, exp, sum, log, subtract) and the pick."""
+    logits = arguments['logits']
+    pixels, classes = numel(logits) // int(logits.shape[1]), int(logits.shape[1])
+    return softmax_cost(pixels, classes) + pixels

@@ -120,3 +120,13 @@ def numpy_linear(x, weight, bias=None, activation=None, multiplier=None, residua
     y = numpy_gelu(y) if activation == 'gelu' else y
     y = y if multiplier is None else y * multiplier
     return y if residual is None else y + residual
+
+
+def numpy_softmax_cross_entropy(logits, label, ignore_index=None):
+    """-log softmax(logits, axis=1)[label] per pixel, in float64; 0 where label == ignore_index."""
+    x = logits.astype(np.float64)
+    log_prob = x - x.max(axis=1, keepdims=True)
+    log_prob = log_prob - np.log(np.exp(log_prob).sum(axis=1, keepdims=True))
+    valid = np.ones(label.shape, bool) if ignore_index is None else label != ignore_index
+    picked = np.take_along_axis(log_prob, np.where(valid, label, 0)[:, None], axis=1)[:, 0]
+    return np.where(valid, -picked, 0.0)

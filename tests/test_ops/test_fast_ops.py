@@ -19,7 +19,7 @@ from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason
 from numpy_ops import (numpy_attention, numpy_axis_prior, numpy_decomposed, numpy_depthwise_nhwc, numpy_gelu,
                        numpy_layer_norm, numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary, numpy_softmax,
-                       reference_conv, torch_bilinear)
+                       numpy_softmax_cross_entropy, reference_conv, torch_bilinear)
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):
@@ -45,6 +45,13 @@ def _geometry_inputs(rng):
                 v=uniform(rng, (batch, height, width, heads * head_dim)),
                 depth=uniform(rng, (batch, 1, height, width), 0, 3), decay=decay,
                 weight=uniform(rng, (2, 1, 1, 1), 0.5, 1.5)), {}
+
+
+def _cross_entropy_inputs(rng):
+    logits = uniform(rng, (2, 5, 17, 19), -4, 4)  # 323 pixels: a full block of 256 and a partial one
+    label = rng.integers(0, 5, size=(2, 17, 19)).astype(np.int32)
+    label[0, 1, 2:5] = 255  # ignored pixels
+    return dict(logits=logits, label=label), dict(ignore_index=255)
 
 
 def _prior_inputs(rng):
@@ -87,6 +94,7 @@ CASES = {
                                                                decay.astype(np.float64),
                                                                weight.reshape(2).astype(np.float64)),
         fixed=('decay', 'depth'), atol=2e-5),  # as in the model: the depth map is data (its prior is a kernel)
+    'softmax_cross_entropy': Case(_cross_entropy_inputs, numpy_softmax_cross_entropy, fixed=('label',)),
     'geometry_prior': Case(
         _prior_inputs,
         lambda depth, decay, weight, columns: numpy_axis_prior(

@@ -197,6 +197,13 @@ class GeometryAttentionBase(nn.Module):
         self.lepe = ChannelsLastDWConv(embed_dim, 5, 2)
         self.out_proj = ops.Linear(embed_dim, embed_dim)
 
+    def execute(self, x, geo_prior):
+        return self.out_proj(self.mixed_features(x, geo_prior))
+
+    def mixed_features(self, x, geo_prior):
+        """The input of ``out_proj``: the attention result plus the local term."""
+        raise NotImplementedError
+
     def project(self, x, sin, cos):
         """Return rotated queries and keys (B, heads, H, W, d), values (B, H, W, C) and the local term."""
         b, h, w, _ = x.shape
@@ -218,17 +225,16 @@ class DecomposedGeometryAttention(GeometryAttentionBase):
     also keeps v and the result channels-last.
     """
 
-    def execute(self, x, geo_prior):
+    def mixed_features(self, x, geo_prior):
         (sin, cos), prior = geo_prior
         qr, kr, v, lepe = self.project(x, sin, cos)  # qr, kr: (b, heads, h, w, d)
-        output = ops.decomposed_geometry_attention(qr, kr, v, prior.depth, prior.decay, prior.weight)
-        return self.out_proj(output + lepe)
+        return ops.decomposed_geometry_attention(qr, kr, v, prior.depth, prior.decay, prior.weight) + lepe
 
 
 class FullGeometryAttention(GeometryAttentionBase):
     """Attention over all H*W positions at once (reference: Full_GSA)."""
 
-    def execute(self, x, geo_prior):
+    def mixed_features(self, x, geo_prior):
         b, h, w, _ = x.shape
         (sin, cos), mask = geo_prior
         qr, kr, v, lepe = self.project(x, sin, cos)
@@ -236,8 +242,7 @@ class FullGeometryAttention(GeometryAttentionBase):
         kr = kr.reshape(b, self.num_heads, h * w, -1)
         vr = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, -1)
         output = ops.attention(qr, kr, vr, mask)
-        output = output.transpose(0, 2, 1, 3).reshape(b, h, w, -1)
-        return self.out_proj(output + lepe)
+        return output.transpose(0, 2, 1, 3).reshape(b, h, w, -1) + lepe
 
 
 class ConvFFN(nn.Module):
@@ -249,10 +254,12 @@ class ConvFFN(nn.Module):
         self.fc2 = ops.Linear(ffn_dim, embed_dim)
         self.dwconv = ChannelsLastDWConv(ffn_dim, 3, 1)
 
+    def hidden(self, x):
+        """The input of ``fc2``."""
+        return dwconv_plus_input(self.dwconv, self.fc1(x))
+
     def execute(self, x):
-        x = self.fc1(x)
-        x = dwconv_plus_input(self.dwconv, x)
-        return self.fc2(x)
+        return self.fc2(self.hidden(x))
 
 
 class GeometryBlock(nn.Module):
@@ -275,17 +282,20 @@ class GeometryBlock(nn.Module):
             self.gamma_1 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
             self.gamma_2 = layer_init_values * jt.ones((1, 1, 1, embed_dim))
 
+    def add_branch(self, residual, layer_scale, last_linear, features):
+        """``residual + drop_path(layer_scale * last_linear(features))`` as one ``last_linear`` call (the reference's
+        ``x = x + self.drop_path(self.gamma_1 * self.Attention(...))`` and its FFN twin): ``ops.Linear`` applies the
+        scale, with the stochastic-depth mask folded in, and adds the residual while it stores its output."""
+        scale = self.drop_path.branch_scale(layer_scale, residual)
+        return last_linear(features, multiplier=scale, residual=residual)
+
     def execute(self, x, depth):
         x = dwconv_plus_input(self.cnn_pos_encode, x)
         geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
-        attn = self.Attention(self.layer_norm1(x), geo_prior)
-        if self.layerscale:
-            attn = self.gamma_1 * attn
-        x = x + self.drop_path(attn)
-        ffn = self.ffn(self.layer_norm2(x))
-        if self.layerscale:
-            ffn = self.gamma_2 * ffn
-        return x + self.drop_path(ffn)
+        x = self.add_branch(x, self.gamma_1 if self.layerscale else None, self.Attention.out_proj,
+                            self.Attention.mixed_features(self.layer_norm1(x), geo_prior))
+        return self.add_branch(x, self.gamma_2 if self.layerscale else None, self.ffn.fc2,
+                               self.ffn.hidden(self.layer_norm2(x)))
 
 
 class GeometryStage(nn.Module):

@@ -9,6 +9,7 @@ dividing by the number of all pixels, ignored ones included.
 """
 import jittor as jt
 
+from ... import ops
 from ...registry import LOSSES
 from .base import BaseLoss
 from .utils import check_logits_and_label, load_class_weight
@@ -48,19 +49,16 @@ def cross_entropy(logits, label, class_weight=None, reduction='mean', ignore_ind
     valid = label != ignore_index if ignore_index is not None else jt.ones(label.shape, dtype='bool')
     _check_label_range(label, valid, num_classes, 'cross_entropy')
 
-    logits = logits.float32()
-    shifted = logits - logits.max(dim=1, keepdims=True)
-    log_prob = shifted - shifted.exp().sum(dim=1, keepdims=True).log()
-    safe_label = jt.ternary(valid, label, jt.zeros_like(label))  # any class index; these pixels get weight 0
-    picked = log_prob.gather(1, safe_label.unsqueeze(1)).squeeze(1)
+    nll = ops.softmax_cross_entropy(logits.float32(), label, ignore_index)  # 0 at ignored pixels
     pixel_weight = valid.float32()
     if class_weight is not None:
+        safe_label = jt.ternary(valid, label, jt.zeros_like(label))  # any class index; these pixels get weight 0
         class_weight = jt.array(class_weight).float32() if not isinstance(class_weight, jt.Var) else class_weight
         if tuple(class_weight.shape) != (num_classes,):
             raise ValueError(f'cross_entropy: class_weight has shape {tuple(class_weight.shape)}, '
                              f'expected ({num_classes},)')
         pixel_weight = pixel_weight * class_weight[safe_label.reshape(-1)].reshape(label.shape)
-    loss = -picked * pixel_weight
+    loss = nll * pixel_weight
 
     if reduction == 'none':
         return loss

@@ -27,10 +27,11 @@ class DropPath(nn.Module):
     def branch_scale(self, scale, x):
         """The factor ``f`` with ``self(scale * y) == f * y`` for a branch ``y`` shaped like ``x``.
 
-        ``scale`` (e.g. a layer scale over the last axis) comes back unchanged
-        when the layer is inactive, so that ``residual + f * y`` can be fused into
-        the op that computes ``y``.
+        ``scale`` (e.g. a layer scale over the last axis, or None for none)
+        comes back unchanged when the layer is inactive, so that
+        ``residual + f * y`` can be fused into the op that computes ``y``.
         """
         if not self.active:
             return scale
-        return scale * self._sample_factor(x)
+        factor = self._sample_factor(x)
+        return factor if scale is None else scale * factor
