@@ -189,8 +189,14 @@ def decomposed_geometry_attention(q, k, v, depth, decay, weight):
     return columns.permute(0, 3, 2, 1, 4).reshape(batch, height, width, heads * head_dim)
 
 
-def rotate_pairs(x, sin, cos):
-    """``x * cos + rotate(x) * sin`` with ``rotate(x0, x1) = (-x1, x0)`` for adjacent channel pairs."""
+def rotate_pairs(x, sin, cos, heads=None):
+    """``x * cos + rotate(x) * sin`` with ``rotate(x0, x1) = (-x1, x0)`` for adjacent channel pairs (x moved to
+    heads-first first when ``heads`` is given)."""
+    if heads is not None:
+        table_shape = constant_shape(sin)
+        positions = len(table_shape) - 1
+        x = x.reshape(*x.shape[:-1], heads, table_shape[-1])
+        x = x.permute(0, positions + 1, *range(1, positions + 1), positions + 2)
     pairs = x.reshape(x.shape[:-1] + (x.shape[-1] // 2, 2))
     rotated = concat([-pairs[..., 1:2], pairs[..., 0:1]], dim=-1).reshape(x.shape)
     return (x * to_numpy(cos)) + (rotated * to_numpy(sin))

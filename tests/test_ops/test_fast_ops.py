@@ -65,8 +65,11 @@ CASES = {
                     lambda x, bias, dim: numpy_softmax(x + bias)),
     'layer_norm': Case(lambda rng: (dict(x=uniform(rng, (2, 5, 12), -2, 2), weight=uniform(rng, (12,)),
                                          bias=uniform(rng, (12,))), dict(eps=1e-6)), numpy_layer_norm),
-    'rotate_pairs': Case(lambda rng: (dict(x=uniform(rng, (3, 4, 6)), sin=uniform(rng, (4, 6)),
-                                           cos=uniform(rng, (4, 6))), {}), numpy_rotary, fixed=('sin', 'cos')),
+    'rotate_pairs': Case(  # channels-last x (B, 4, 5, heads * 6) with 2 heads -> (B, heads, 4, 5, 6)
+        lambda rng: (dict(x=uniform(rng, (3, 4, 5, 12)), sin=uniform(rng, (4, 5, 6)), cos=uniform(rng, (4, 5, 6))),
+                     dict(heads=2)),
+        lambda x, sin, cos, heads: numpy_rotary(x.reshape(3, 4, 5, heads, 6).transpose(0, 3, 1, 2, 4), sin, cos),
+        fixed=('sin', 'cos')),
     'bilinear_resize': Case(lambda rng: (dict(x=uniform(rng, (2, 3, 5, 4))), dict(size=(9, 7), align_corners=False)),
                             torch_bilinear),
     'matmul': Case(lambda rng: (dict(a=uniform(rng, (2, 5, 4)), b=uniform(rng, (2, 6, 4))),

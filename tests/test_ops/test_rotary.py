@@ -37,3 +37,5 @@ def test_bad_shapes_are_reported():
         rotate_pairs(jt.zeros((2, 3, 4)), jt.zeros((2, 4)), jt.zeros((2, 4)))
     with pytest.raises(ValueError, match='even'):
         rotate_pairs(jt.zeros((2, 3)), jt.zeros((3,)), jt.zeros((3,)))
+    with pytest.raises(ValueError, match=r'heads=2 .* must be \(B, \*\(3, 8\)\)'):
+        rotate_pairs(jt.zeros((2, 3, 6)), jt.zeros((3, 4)), jt.zeros((3, 4)), heads=2)

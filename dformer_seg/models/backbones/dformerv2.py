@@ -206,15 +206,14 @@ class GeometryAttentionBase(nn.Module):
 
     def project(self, x, sin, cos):
         """Return rotated queries and keys (B, heads, H, W, d), values (B, H, W, C) and the local term."""
-        b, h, w, _ = x.shape
         q = self.q_proj(x)
         k = self.k_proj(x)
         v = self.v_proj(x)
         lepe = self.lepe(v)
-        k = k * self.scaling
-        q = q.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
-        k = k.reshape(b, h, w, self.num_heads, self.key_dim).permute(0, 3, 1, 2, 4)
-        return ops.rotate_pairs(q, sin, cos), ops.rotate_pairs(k, sin, cos), v, lepe
+        # The rotation is linear, so k's scaling rides on its tables; the kernel also moves the heads first.
+        k_sin, k_cos = (sin * self.scaling).stop_grad(), (cos * self.scaling).stop_grad()
+        return (ops.rotate_pairs(q, sin, cos, heads=self.num_heads),
+                ops.rotate_pairs(k, k_sin, k_cos, heads=self.num_heads), v, lepe)
 
 
 class DecomposedGeometryAttention(GeometryAttentionBase):
