@@ -214,7 +214,20 @@ def softmax_cross_entropy(logits, label, ignore_index=None):
     return graph.op('SoftmaxCrossEntropyLoss', [logits, label], label.shape, attributes)
 
 
+def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step):
+    """One AdamW update as elementwise nodes, in the plain formulation's order: (param, exp_avg, exp_avg_sq)."""
+    graph = graph_of(param, grad, exp_avg, exp_avg_sq)
+    param, grad, exp_avg, exp_avg_sq = (as_traced(graph, t) for t in (param, grad, exp_avg, exp_avg_sq))
+    exp_avg = exp_avg * np.float32(beta1) + grad * np.float32(1 - beta1)
+    exp_avg_sq = exp_avg_sq * np.float32(beta2) + grad * grad * np.float32(1 - beta2)
+    root = graph.op('Sqrt', [exp_avg_sq], exp_avg_sq.shape)
+    denom = root / np.float32(math.sqrt(1 - beta2 ** step)) + np.float32(eps)
+    step_size = np.float32(lr / (1 - beta1 ** step))
+    return param * np.float32(1 - lr * weight_decay) - exp_avg * step_size / denom, exp_avg, exp_avg_sq
+
+
 OP_EMITTERS = {
+    'adamw_step': adamw_step,
     'attention': attention,
     'bilinear_resize': bilinear_resize,
     'conv2d_nhwc': conv2d_nhwc,

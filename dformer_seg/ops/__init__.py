@@ -21,6 +21,7 @@ from .geometry_attention import decomposed_geometry_attention, geometry_prior
 from .layer_norm import layer_norm
 from .linear import Linear, linear
 from .matmul import matmul
+from .optimizer import adamw_step
 from .pointwise_conv import Conv2d, pointwise_conv2d
 from .registry import FAST_OPS
 from .resize import bilinear_resize
@@ -30,7 +31,7 @@ from .softmax import softmax
 # Public names that compute nothing: the registry and the switch between kernels and plain Jittor.
 HELPER_NAMES = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'HELPER_NAMES', 'fast_ops', 'fast_ops_enabled'})
 
-__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'attention', 'bilinear_resize',
+__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'adamw_step', 'attention', 'bilinear_resize',
            'conv2d_nhwc', 'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
            'gelu', 'geometry_prior', 'layer_norm', 'Linear', 'linear', 'matmul', 'pointwise_conv2d', 'rotate_pairs',
            'softmax', 'softmax_cross_entropy']

@@ -165,3 +165,8 @@ def softmax_cross_entropy(arguments, output):
     logits = arguments['logits']
     pixels, classes = numel(logits) // int(logits.shape[1]), int(logits.shape[1])
     return softmax_cost(pixels, classes) + pixels
+
+
+def adamw_step(arguments, output):
+    """Decay, two moment updates, the square root, division and update: 12 operations per element."""
+    return 12 * numel(arguments['param'])

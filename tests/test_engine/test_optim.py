@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 import jittor as jt
-from dformer_seg.engine.optim import (DynamicLossScaler, build_optimizer, load_optimizer_state_dict,
+from dformer_seg.engine.optim import (AdamW, DynamicLossScaler, build_optimizer, load_optimizer_state_dict,
                                       optimizer_state_dict)
+from dformer_seg.ops import kernels
 from toy import ToySegmentor
 
 ADAMW = dict(optimizer=dict(type='AdamW', lr=0.01, weight_decay=0.05))
@@ -47,6 +48,30 @@ def _one_step(model, optimizer):
     x = jt.array(np.random.RandomState(0).randn(2, 3, 6, 6).astype(np.float32))
     d = jt.array(np.random.RandomState(1).randn(2, 1, 6, 6).astype(np.float32))
     optimizer.step(model.encode_decode(x, d).sqr().mean())
+
+
+def test_adamw_is_jittors_adamw_with_a_kernel_update():
+    def train(optimizer_class):
+        jt.set_global_seed(0)
+        # No BatchNorm: the conv bias before it would get a gradient of pure rounding noise, which Adam amplifies.
+        model = ToySegmentor(norm=False)
+        optimizer = optimizer_class(model.parameters(), lr=0.01, weight_decay=0.05)
+        rng = np.random.default_rng(3)
+        img, depth = (jt.array(rng.standard_normal((2, c, 8, 8)).astype(np.float32)) for c in (3, 1))
+        for _ in range(3):
+            optimizer.step((model.encode_decode(img, depth) ** 2).mean())
+        return {name: p.numpy() for name, p in model.named_parameters()}, optimizer
+
+    assert isinstance(build_optimizer(ToySegmentor(), ADAMW), AdamW)
+    before = kernels.kernel_builds['adamw_step']
+    ours, optimizer = train(AdamW)
+    assert kernels.kernel_builds['adamw_step'] > before
+    reference, reference_optimizer = train(jt.optim.AdamW)
+    for name in reference:
+        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-5, atol=1e-7, err_msg=name)
+    for slot in ('values', 'm'):
+        for mine, theirs in zip(optimizer.param_groups[0][slot], reference_optimizer.param_groups[0][slot]):
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-9)
 
 
 def test_optimizer_state_round_trip_by_parameter_name():

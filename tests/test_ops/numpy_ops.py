@@ -130,3 +130,12 @@ def numpy_softmax_cross_entropy(logits, label, ignore_index=None):
     valid = np.ones(label.shape, bool) if ignore_index is None else label != ignore_index
     picked = np.take_along_axis(log_prob, np.where(valid, label, 0)[:, None], axis=1)[:, 0]
     return np.where(valid, -picked, 0.0)
+
+
+def numpy_adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step):
+    """AdamW (decoupled weight decay, bias-corrected moments) in float64: new (param, exp_avg, exp_avg_sq)."""
+    param, grad = param.astype(np.float64), grad.astype(np.float64)
+    exp_avg = beta1 * exp_avg.astype(np.float64) + (1 - beta1) * grad
+    exp_avg_sq = beta2 * exp_avg_sq.astype(np.float64) + (1 - beta2) * grad * grad
+    denom = np.sqrt(exp_avg_sq) / np.sqrt(1 - beta2 ** step) + eps
+    return param * (1 - lr * weight_decay) - lr / (1 - beta1 ** step) * exp_avg / denom, exp_avg, exp_avg_sq

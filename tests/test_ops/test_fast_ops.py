@@ -17,9 +17,9 @@ import jittor as jt
 
 from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason
-from numpy_ops import (numpy_attention, numpy_axis_prior, numpy_decomposed, numpy_depthwise_nhwc, numpy_gelu,
-                       numpy_layer_norm, numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary, numpy_softmax,
-                       numpy_softmax_cross_entropy, reference_conv, torch_bilinear)
+from numpy_ops import (numpy_adamw_step, numpy_attention, numpy_axis_prior, numpy_decomposed, numpy_depthwise_nhwc,
+                       numpy_gelu, numpy_layer_norm, numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary,
+                       numpy_softmax, numpy_softmax_cross_entropy, reference_conv, torch_bilinear)
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):
@@ -52,6 +52,12 @@ def _cross_entropy_inputs(rng):
     label = rng.integers(0, 5, size=(2, 17, 19)).astype(np.int32)
     label[0, 1, 2:5] = 255  # ignored pixels
     return dict(logits=logits, label=label), dict(ignore_index=255)
+
+
+def _adamw_inputs(rng):
+    arrays = dict(param=uniform(rng, (7, 45)), grad=uniform(rng, (7, 45)), exp_avg=uniform(rng, (7, 45), -0.1, 0.1),
+                  exp_avg_sq=uniform(rng, (7, 45), 0.0, 0.01))
+    return arrays, dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, step=3)
 
 
 def _prior_inputs(rng):
@@ -97,6 +103,7 @@ CASES = {
                                                                decay.astype(np.float64),
                                                                weight.reshape(2).astype(np.float64)),
         fixed=('decay', 'depth'), atol=2e-5),  # as in the model: the depth map is data (its prior is a kernel)
+    'adamw_step': Case(_adamw_inputs, numpy_adamw_step, fixed=('param', 'grad', 'exp_avg', 'exp_avg_sq')),
     'softmax_cross_entropy': Case(_cross_entropy_inputs, numpy_softmax_cross_entropy, fixed=('label',)),
     'geometry_prior': Case(
         _prior_inputs,
@@ -112,12 +119,29 @@ def _call(function, arrays, options, fixed):
     return function(**variables, **options), variables
 
 
+def _outputs(out):
+    """An op's result as a list of Vars (an update op returns several)."""
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
 def _values_and_grads(function, arrays, options, fixed):
     out, variables = _call(function, arrays, options, fixed)
+    outputs = _outputs(out)
     trainable = [name for name in arrays if name not in fixed]
-    projection = jt.array(np.random.default_rng(1).standard_normal(tuple(out.shape)).astype(np.float32))
-    grads = jt.grad((out * projection).sum(), [variables[name] for name in trainable])
-    return out.numpy(), {name: g.numpy() for name, g in zip(trainable, grads)}
+    grads = {}
+    if trainable:
+        rng = np.random.default_rng(1)
+        loss = sum((o * jt.array(rng.standard_normal(tuple(o.shape)).astype(np.float32))).sum() for o in outputs)
+        grads = jt.grad(loss, [variables[name] for name in trainable])
+        grads = {name: g.numpy() for name, g in zip(trainable, grads)}
+    return [o.numpy() for o in outputs], grads
+
+
+def _assert_outputs_close(actual, expected, case, what):
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    assert len(actual) == len(expected), f'{what}: {len(actual)} outputs, expected {len(expected)}'
+    for index, (a, e) in enumerate(zip(actual, expected)):
+        np.testing.assert_allclose(a, e, rtol=case.rtol, atol=case.atol, err_msg=f'{what} (output {index})')
 
 
 def test_every_declared_op_has_a_case():
@@ -134,10 +158,9 @@ def test_kernel_matches_numpy_and_plain_values_and_gradients(name):
 
     before = kernels.kernel_builds[name]
     with jt.no_grad():
-        inference = _call(op.function, arrays, options, case.fixed)[0].numpy()
+        inference = [o.numpy() for o in _outputs(_call(op.function, arrays, options, case.fixed)[0])]
     assert kernels.kernel_builds[name] > before, f'{name}: the kernel did not run'
-    np.testing.assert_allclose(inference, case.reference(**arrays, **options), rtol=case.rtol, atol=case.atol,
-                               err_msg=f'{name}: kernel vs numpy')
+    _assert_outputs_close(inference, case.reference(**arrays, **options), case, f'{name}: kernel vs numpy')
 
     before = kernels.kernel_builds[name]
     fast_out, fast_grads = _values_and_grads(op.function, arrays, options, case.fixed)
@@ -145,7 +168,7 @@ def test_kernel_matches_numpy_and_plain_values_and_gradients(name):
         assert kernels.kernel_builds[name] > before, f'{name}: the gradient kernel did not run'
     with fast_ops(False):
         plain_out, plain_grads = _values_and_grads(op.plain, arrays, options, case.fixed)
-    np.testing.assert_allclose(fast_out, plain_out, rtol=case.rtol, atol=case.atol, err_msg=f'{name}: forward')
+    _assert_outputs_close(fast_out, plain_out, case, f'{name}: forward')
     for arg in plain_grads:
         np.testing.assert_allclose(fast_grads[arg], plain_grads[arg], rtol=case.rtol, atol=case.atol,
                                    err_msg=f'{name}: gradient of {arg}')

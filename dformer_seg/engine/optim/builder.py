@@ -16,9 +16,35 @@ import jittor as jt
 import numpy as np
 from jittor import nn
 
+from ...ops.optimizer import adamw_step
 from ...registry import OPTIMIZERS
 
-OPTIMIZERS.register_module(name='AdamW', module=jt.optim.AdamW)
+
+
+class AdamW(jt.optim.AdamW):
+    """``jt.optim.AdamW`` (same arguments, state and results) whose per-parameter update is one multi-threaded
+    kernel on the CPU (``ops.optimizer.adamw_step``; elsewhere its plain form, Jittor's own expressions)."""
+
+    def step(self, loss=None, retain_graph=False):
+        self.pre_step(loss, retain_graph)
+        step = float(self.n_step)
+        for group in self.param_groups:
+            lr = group.get('lr', self.lr)
+            eps = group.get('eps', self.eps)
+            weight_decay = group.get('weight_decay', self.weight_decay)
+            beta1, beta2 = group.get('betas', self.betas)
+            for param, grad, exp_avg_sq, exp_avg in zip(group['params'], group['grads'], group['values'], group['m']):
+                if param.is_stop_grad():
+                    continue
+                new_param, new_exp_avg, new_exp_avg_sq = adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1,
+                                                                    beta2, eps, weight_decay, step)
+                param.update(new_param)
+                exp_avg.update(new_exp_avg)
+                exp_avg_sq.update(new_exp_avg_sq)
+        self.post_step()
+
+
+OPTIMIZERS.register_module(name='AdamW', module=AdamW)
 OPTIMIZERS.register_module(name='Adam', module=jt.optim.Adam)
 OPTIMIZERS.register_module(name='SGD', module=jt.optim.SGD)
 
