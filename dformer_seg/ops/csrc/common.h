@@ -31,19 +31,22 @@ static inline void softmax_row(float* row, long n) {
 }
 
 // Column sums of per-thread partial sums: each OpenMP thread accumulates into its own `width`-long
-// slice of `partial` (no races, no atomics), then `sum_thread_partials` adds the slices up.
-struct ThreadPartials {
-    explicit ThreadPartials(size_t width_)
-        : width(width_), threads(omp_get_max_threads()), partial(width_ * threads, 0.0f) {}
-    float* mine() { return partial.data() + width * omp_get_thread_num(); }
-    float total(size_t column) const {
-        float sum = 0.0f;
+// slice of `partial` (no races, no atomics), then `total` adds the slices up.
+template <typename T>
+struct BasicThreadPartials {
+    explicit BasicThreadPartials(size_t width_)
+        : width(width_), threads(omp_get_max_threads()), partial(width_ * threads, T(0)) {}
+    T* mine() { return partial.data() + width * omp_get_thread_num(); }
+    T total(size_t column) const {
+        T sum = T(0);
         for (int t = 0; t < threads; t++) sum += partial[width * t + column];
         return sum;
     }
     size_t width;
     int threads;
-    std::vector<float> partial;
+    std::vector<T> partial;
 };
+using ThreadPartials = BasicThreadPartials<float>;
+using ThreadPartialsDouble = BasicThreadPartials<double>;  // for a few sums over many terms
 
 }  // namespace dformer_seg

@@ -51,8 +51,7 @@ DFORMER_SEG_KERNEL void geometry_prior_backward(const float* depth, const float*
                                                 float* dweight, int batch, int heads, int height, int width,
                                                 bool columns) {
     const int lines = columns ? width : height;
-    const int threads = omp_get_max_threads();
-    std::vector<double> partial((size_t)2 * threads, 0.0);
+    ThreadPartialsDouble sums(2);
     for_each_depth_line(depth, batch, height, width, columns,
                         [&](int n, int line, const float* depth_line, long depth_step, int length) {
         std::vector<float> d(length);
@@ -75,17 +74,12 @@ DFORMER_SEG_KERNEL void geometry_prior_backward(const float* depth, const float*
             position_sum += (double)position_head * decay[h];
             depth_sum += (double)depth_head * decay[h];
         }
-        double* mine = partial.data() + 2 * omp_get_thread_num();
+        double* mine = sums.mine();
         mine[0] += position_sum;
         mine[1] += depth_sum;
     });
-    double position_total = 0.0, depth_total = 0.0;
-    for (int t = 0; t < threads; t++) {
-        position_total += partial[2 * t];
-        depth_total += partial[2 * t + 1];
-    }
-    dweight[0] = (float)position_total;
-    dweight[1] = (float)depth_total;
+    dweight[0] = (float)sums.total(0);
+    dweight[1] = (float)sums.total(1);
 }
 
 }  // namespace dformer_seg
