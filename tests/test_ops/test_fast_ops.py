@@ -57,6 +57,10 @@ def _cross_entropy_inputs(rng):
 def _adamw_inputs(rng):
     arrays = dict(param=uniform(rng, (7, 45)), grad=uniform(rng, (7, 45)), exp_avg=uniform(rng, (7, 45), -0.1, 0.1),
                   exp_avg_sq=uniform(rng, (7, 45), 0.0, 0.01))
+    # Zero and tiny gradients (their squares are denormal): the update must stay finite.
+    arrays['grad'][0, :5] = [0.0, 1e-20, -1e-22, 1e-25, 3e-19]
+    arrays['exp_avg'][0, :5] = 0.0
+    arrays['exp_avg_sq'][0, :5] = 0.0
     return arrays, dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, step=3)
 
 

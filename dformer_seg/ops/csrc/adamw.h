@@ -19,7 +19,10 @@ DFORMER_SEG_KERNEL void adamw_step(const float* param, const float* grad, const 
         const float v = b2 * exp_avg_sq[i] + one_minus_b2 * g * g;
         exp_avg_out[i] = m;
         exp_avg_sq_out[i] = v;
-        param_out[i] = param[i] * decay - step_size * m / (sqrtf(v) / sqrt_correction2 + eps);
+        // Below FLT_MIN, sqrt(v) is far under eps and adds nothing; and the kernels' -Ofast vector sqrt
+        // (x * rsqrt(x)) turns a denormal v (a tiny gradient squared) into inf or NaN.
+        const float root = v >= FLT_MIN ? sqrtf(v) : 0.0f;
+        param_out[i] = param[i] * decay - step_size * m / (root / sqrt_correction2 + eps);
     }
 }
 
