@@ -20,7 +20,7 @@ from .. import ops
 from ..models.backbones import dformer, dformerv2
 from ..models.decode_heads import deeplabv3plus_head, fcn_head, ham_head, head_layers, mlp_decoder, nl_head, uper_head
 from ..models.segmentors.encoder_decoder import RGBDEncoderDecoder
-from ..models.utils import ConvModule, DropPath
+from ..models.utils import BatchNorm, ConvModule, DropPath
 from . import op_emitters as emit
 from .errors import ExportError
 from .graph import to_numpy
@@ -73,6 +73,7 @@ MODULE_EMITTERS = {
     nn.Conv2d: _conv,
     ops.Conv2d: _conv,
     nn.BatchNorm: _batch_norm,
+    BatchNorm: _batch_norm,
     nn.Linear: _linear,
     ops.Linear: _linear,
     nn.ReLU: lambda module, x: emit.relu(x),

@@ -226,8 +226,22 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_d
     return param * np.float32(1 - lr * weight_decay) - exp_avg * step_size / denom, exp_avg, exp_avg_sq
 
 
+def batch_norm_train(x, weight, bias, eps=1e-5):
+    """Training-mode BatchNorm with the batch's statistics, jt.nn.BatchNorm's formula: (y, mean, var)."""
+    graph = x.graph
+    dims = (0,) + tuple(range(2, x.ndim))
+    channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    mean = x.mean(dims=dims, keepdims=True)
+    raw_var = (x * x).mean(dims=dims, keepdims=True) - mean * mean
+    var = graph.op('Relu', [raw_var], raw_var.shape)  # max(., 0)
+    scale = np.asarray(to_numpy(weight)).reshape(channel_shape) / graph.op('Sqrt', [var + np.float32(eps)], var.shape)
+    shift = np.asarray(to_numpy(bias)).reshape(channel_shape) - mean * scale
+    return x * scale + shift, mean.reshape(x.shape[1]), var.reshape(x.shape[1])
+
+
 OP_EMITTERS = {
     'adamw_step': adamw_step,
+    'batch_norm_train': batch_norm_train,
     'attention': attention,
     'bilinear_resize': bilinear_resize,
     'conv2d_nhwc': conv2d_nhwc,

@@ -13,6 +13,7 @@ from ..runtime import before_jittor_import
 before_jittor_import()  # before anything here imports Jittor
 from .activation import GELU, gelu
 from .attention import attention
+from .batch_norm import batch_norm_train
 from .conv_nhwc import conv2d_nhwc
 from .cross_entropy import softmax_cross_entropy
 from .depthwise_conv import depthwise_conv2d_nhwc
@@ -31,7 +32,7 @@ from .softmax import softmax
 # Public names that compute nothing: the registry and the switch between kernels and plain Jittor.
 HELPER_NAMES = frozenset({'FAST_OPS', 'FAST_OPS_ENV', 'HELPER_NAMES', 'fast_ops', 'fast_ops_enabled'})
 
-__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'adamw_step', 'attention', 'bilinear_resize',
-           'conv2d_nhwc', 'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
+__all__ = ['FAST_OPS', 'HELPER_NAMES', 'FAST_OPS_ENV', 'Conv2d', 'GELU', 'adamw_step', 'attention', 'batch_norm_train',
+           'bilinear_resize', 'conv2d_nhwc', 'decomposed_geometry_attention', 'depthwise_conv2d_nhwc', 'fast_ops', 'fast_ops_enabled',
            'gelu', 'geometry_prior', 'layer_norm', 'Linear', 'linear', 'matmul', 'pointwise_conv2d', 'rotate_pairs',
            'softmax', 'softmax_cross_entropy']

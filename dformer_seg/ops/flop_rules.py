@@ -170,3 +170,9 @@ def softmax_cross_entropy(arguments, output):
 def adamw_step(arguments, output):
     """Decay, two moment updates, the square root, division and update: 12 operations per element."""
     return 12 * numel(arguments['param'])
+
+
+def batch_norm_train(arguments, output):
+    """Per element: the two sums (x, x^2: 3) and the affine transform (2); per channel the statistics (about 8)."""
+    x = arguments['x']
+    return 5 * numel(x) + 8 * int(x.shape[1])

@@ -4,7 +4,7 @@ import pytest
 
 from dformer_seg.deploy import OP_EMITTERS
 from dformer_seg.deploy.graph import GraphBuilder
-from test_ops.numpy_ops import numpy_adamw_step, numpy_softmax_cross_entropy
+from test_ops.numpy_ops import numpy_adamw_step, numpy_batch_norm_train, numpy_softmax_cross_entropy
 
 
 def run_graph(build, inputs):
@@ -42,3 +42,12 @@ def test_adamw_step():
     outputs = run_graph(lambda *traced: OP_EMITTERS['adamw_step'](*traced, **options), arrays)
     for out, expected in zip(outputs, numpy_adamw_step(**arrays, **options)):
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_batch_norm_train():
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-2, 3, (2, 3, 4, 5)).astype(np.float32)
+    weight, bias = rng.uniform(0.5, 1.5, 3).astype(np.float32), rng.uniform(-1, 1, 3).astype(np.float32)
+    outputs = run_graph(lambda t: OP_EMITTERS['batch_norm_train'](t, weight, bias, 1e-5), dict(x=x))
+    for out, expected in zip(outputs, numpy_batch_norm_train(x, weight, bias, 1e-5)):
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

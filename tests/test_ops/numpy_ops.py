@@ -139,3 +139,13 @@ def numpy_adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, we
     exp_avg_sq = beta2 * exp_avg_sq.astype(np.float64) + (1 - beta2) * grad * grad
     denom = np.sqrt(exp_avg_sq) / np.sqrt(1 - beta2 ** step) + eps
     return param * (1 - lr * weight_decay) - lr / (1 - beta1 ** step) * exp_avg / denom, exp_avg, exp_avg_sq
+
+
+def numpy_batch_norm_train(x, weight, bias, eps):
+    """BatchNorm with the batch's statistics (biased variance) in float64: (y, mean, var)."""
+    x64 = x.astype(np.float64)
+    axes = (0,) + tuple(range(2, x.ndim))
+    mean, var = x64.mean(axis=axes), x64.var(axis=axes)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x64 - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * weight.reshape(shape) + bias.reshape(shape)
+    return y, mean, var

@@ -17,9 +17,10 @@ import jittor as jt
 
 from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason
-from numpy_ops import (numpy_adamw_step, numpy_attention, numpy_axis_prior, numpy_decomposed, numpy_depthwise_nhwc,
-                       numpy_gelu, numpy_layer_norm, numpy_linear, numpy_matmul, numpy_pointwise_conv, numpy_rotary,
-                       numpy_softmax, numpy_softmax_cross_entropy, reference_conv, torch_bilinear)
+from numpy_ops import (numpy_adamw_step, numpy_attention, numpy_axis_prior, numpy_batch_norm_train, numpy_decomposed,
+                       numpy_depthwise_nhwc, numpy_gelu, numpy_layer_norm, numpy_linear, numpy_matmul,
+                       numpy_pointwise_conv, numpy_rotary, numpy_softmax, numpy_softmax_cross_entropy, reference_conv,
+                       torch_bilinear)
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):
@@ -107,6 +108,8 @@ CASES = {
                                                                decay.astype(np.float64),
                                                                weight.reshape(2).astype(np.float64)),
         fixed=('decay', 'depth'), atol=2e-5),  # as in the model: the depth map is data (its prior is a kernel)
+    'batch_norm_train': Case(lambda rng: (dict(x=uniform(rng, (2, 5, 6, 7), -2, 3), weight=uniform(rng, (5,), 0.5, 1.5),
+                                                bias=uniform(rng, (5,))), dict(eps=1e-5)), numpy_batch_norm_train),
     'adamw_step': Case(_adamw_inputs, numpy_adamw_step, fixed=('param', 'grad', 'exp_avg', 'exp_avg_sq')),
     'softmax_cross_entropy': Case(_cross_entropy_inputs, numpy_softmax_cross_entropy, fixed=('label',)),
     'geometry_prior': Case(

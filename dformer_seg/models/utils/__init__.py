@@ -1,7 +1,7 @@
-from .conv_module import ConvModule, build_activation_layer, build_norm_layer
+from .conv_module import BatchNorm, ConvModule, build_activation_layer, build_norm_layer
 from .drop_path import DropPath
 from .pooling import adaptive_pool_matrix, bilinear_matrix, resampling_matrix
 from .wrappers import resize
 
-__all__ = ['ConvModule', 'DropPath', 'adaptive_pool_matrix', 'bilinear_matrix', 'build_activation_layer',
+__all__ = ['BatchNorm', 'ConvModule', 'DropPath', 'adaptive_pool_matrix', 'bilinear_matrix', 'build_activation_layer',
            'build_norm_layer', 'resampling_matrix', 'resize']

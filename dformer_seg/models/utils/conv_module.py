@@ -5,10 +5,25 @@ momentum=.., requires_grad=..)``. Parameter names match PyTorch
 (``weight``, ``bias``, ``running_mean``, ``running_var``) so that official
 checkpoints load unchanged.
 """
+import jittor as jt
 from jittor import nn
 
 from ... import ops
 from ...utils.dist import world_size
+
+
+class BatchNorm(nn.BatchNorm):
+    """``jt.nn.BatchNorm`` (same parameters, state and results) whose training step on (N, C, H, W) maps runs
+    ``ops.batch_norm_train``: the statistics, the normalisation and their gradients on all threads. Synchronised
+    statistics across MPI processes, and every other case, keep Jittor's own code."""
+
+    def execute(self, x):
+        if not self.is_train or (self.sync and jt.in_mpi) or not self.affine or x.ndim != 4:
+            return super().execute(x)
+        y, mean, var = ops.batch_norm_train(x, self.weight, self.bias, self.eps)
+        self.running_mean.update(self.running_mean + (mean - self.running_mean) * self.momentum)
+        self.running_var.update(self.running_var + (var - self.running_var) * self.momentum)
+        return y
 
 
 def build_norm_layer(norm_cfg, num_features):
@@ -21,8 +36,7 @@ def build_norm_layer(norm_cfg, num_features):
     if layer_type in ('BN', 'BN2d', 'SyncBN'):
         # SyncBN reduces statistics across MPI processes; in a single process it is plain BN.
         sync = layer_type == 'SyncBN' and world_size() > 1
-        layer = nn.BatchNorm(num_features, eps=cfg.pop('eps', 1e-5), momentum=cfg.pop('momentum', 0.1),
-                             sync=sync)
+        layer = BatchNorm(num_features, eps=cfg.pop('eps', 1e-5), momentum=cfg.pop('momentum', 0.1), sync=sync)
     elif layer_type == 'GN':
         layer = nn.GroupNorm(cfg.pop('num_groups'), num_features, eps=cfg.pop('eps', 1e-5))
     elif layer_type == 'LN':
