@@ -13,24 +13,33 @@ static inline void for_each_channel(long channels, Body body) {
     for (long c = 0; c < channels; c++) body(c);
 }
 
+// Channel c's sum of a and of a * b over (batch, plane), summed per plane in float, across planes in double.
+static inline void channel_sums(const float* a, const float* b, long batch, long channels, long plane, long c,
+                                double& sum_a, double& sum_ab) {
+    sum_a = 0.0;
+    sum_ab = 0.0;
+    for (long n = 0; n < batch; n++) {
+        const float* ar = a + (n * channels + c) * plane;
+        const float* br = b + (n * channels + c) * plane;
+        float part = 0.0f, part_ab = 0.0f;
+        #pragma omp simd reduction(+ : part, part_ab)
+        for (long i = 0; i < plane; i++) {
+            part += ar[i];
+            part_ab += ar[i] * br[i];
+        }
+        sum_a += part;
+        sum_ab += part_ab;
+    }
+}
+
 // x, y (batch, channels, plane); mean, var (channels,): the batch statistics (biased variance).
 DFORMER_SEG_KERNEL void batch_norm_train_forward(const float* x, const float* weight, const float* bias, float* y,
                                                  float* mean, float* var, long batch, long channels, long plane,
                                                  float eps) {
     const double count = (double)batch * plane;
     for_each_channel(channels, [&](long c) {
-        double sum = 0.0, sum_sq = 0.0;
-        for (long n = 0; n < batch; n++) {
-            const float* xr = x + (n * channels + c) * plane;
-            float part = 0.0f, part_sq = 0.0f;
-            #pragma omp simd reduction(+ : part, part_sq)
-            for (long i = 0; i < plane; i++) {
-                part += xr[i];
-                part_sq += xr[i] * xr[i];
-            }
-            sum += part;
-            sum_sq += part_sq;
-        }
+        double sum, sum_sq;
+        channel_sums(x, x, batch, channels, plane, c, sum, sum_sq);
         const float m = (float)(sum / count), m2 = (float)(sum_sq / count);
         const float v = std::max(m2 - m * m, 0.0f);
         mean[c] = m;
@@ -51,19 +60,8 @@ DFORMER_SEG_KERNEL void batch_norm_train_backward(const float* x, const float* w
                                                   float* dbias, long batch, long channels, long plane, float eps) {
     const double count = (double)batch * plane;
     for_each_channel(channels, [&](long c) {
-        double sum_dy = 0.0, sum_dy_x = 0.0;
-        for (long n = 0; n < batch; n++) {
-            const float* xr = x + (n * channels + c) * plane;
-            const float* g = dy + (n * channels + c) * plane;
-            float part = 0.0f, part_x = 0.0f;
-            #pragma omp simd reduction(+ : part, part_x)
-            for (long i = 0; i < plane; i++) {
-                part += g[i];
-                part_x += g[i] * xr[i];
-            }
-            sum_dy += part;
-            sum_dy_x += part_x;
-        }
+        double sum_dy, sum_dy_x;
+        channel_sums(dy, x, batch, channels, plane, c, sum_dy, sum_dy_x);
         const float m = mean[c], v = var[c];
         const float rstd = 1.0f / sqrtf(v + eps), w = weight[c] * rstd;
         const float s1 = (float)sum_dy, s2 = (float)sum_dy_x;
