@@ -227,13 +227,13 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_d
 
 
 def batch_norm_train(x, weight, bias, eps=1e-5):
-    """Training-mode BatchNorm with the batch's statistics, jt.nn.BatchNorm's formula: (y, mean, var)."""
+    """Training-mode BatchNorm with the batch's statistics (variance of the centred values): (y, mean, var)."""
     graph = x.graph
     dims = (0,) + tuple(range(2, x.ndim))
     channel_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     mean = x.mean(dims=dims, keepdims=True)
-    raw_var = (x * x).mean(dims=dims, keepdims=True) - mean * mean
-    var = graph.op('Relu', [raw_var], raw_var.shape)  # max(., 0)
+    centred = x - mean
+    var = (centred * centred).mean(dims=dims, keepdims=True)
     scale = np.asarray(to_numpy(weight)).reshape(channel_shape) / graph.op('Sqrt', [var + np.float32(eps)], var.shape)
     shift = np.asarray(to_numpy(bias)).reshape(channel_shape) - mean * scale
     return x * scale + shift, mean.reshape(x.shape[1]), var.reshape(x.shape[1])

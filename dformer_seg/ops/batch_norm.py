@@ -3,8 +3,9 @@
 Jittor's BatchNorm in training runs its statistics (two reductions over N, H
 and W) and their gradients as one-core kernels; for the decode head's and
 the stems' maps at 480x640 that is a visible part of a CPU training step.
-The kernel computes Jittor's formula (biased variance from E[x^2] - mean^2)
-and its exact derivatives.
+The variance comes from the centred values (two passes, as PyTorch), not
+from Jittor's E[x^2] - mean^2, which cancels to garbage when a channel's
+mean is large against its spread; the backward is the exact gradient.
 """
 import jittor as jt
 
@@ -41,10 +42,10 @@ class _BatchNormTrain(jt.Function):
 
 
 def plain_batch_norm_train(x, weight, bias, eps=1e-5):
-    """jt.nn.BatchNorm's training formula; returns (y, batch mean, batch variance)."""
+    """BatchNorm with the batch's statistics; returns (y, batch mean, biased batch variance)."""
     dims = [0] + list(range(2, x.ndim))
     mean = jt.mean(x, dims=dims)
-    var = (jt.mean(x * x, dims=dims) - mean * mean).maximum(0.0)
+    var = jt.mean((x - mean.broadcast(x, dims)).sqr(), dims=dims)
     w = weight / jt.sqrt(var + eps)
     b = bias - mean * w
     # detach(): copies without a gradient (stop_grad() would cut the gradient through mean and var into y too).

@@ -13,9 +13,10 @@ from ...utils.dist import world_size
 
 
 class BatchNorm(nn.BatchNorm):
-    """``jt.nn.BatchNorm`` (same parameters, state and results) whose training step on (N, C, H, W) maps runs
-    ``ops.batch_norm_train``: the statistics, the normalisation and their gradients on all threads. Synchronised
-    statistics across MPI processes, and every other case, keep Jittor's own code."""
+    """``jt.nn.BatchNorm`` (same parameters and state) whose training step on (N, C, H, W) maps runs
+    ``ops.batch_norm_train``: the statistics, the normalisation and their gradients on all threads, with the
+    variance of the centred values (Jittor's E[x^2] - mean^2 loses the variance of a channel whose mean is large
+    against its spread). Synchronised statistics across MPI processes, and every other case, keep Jittor's code."""
 
     def execute(self, x):
         if not self.is_train or (self.sync and jt.in_mpi) or not self.affine or x.ndim != 4:

@@ -1,6 +1,7 @@
-// Training-mode BatchNorm over NCHW as Jittor computes it, one channel per thread (each channel's planes are
-// contiguous runs): mean and E[x^2] in one pass (in double), var = max(E[x^2] - mean^2, 0), y = x * w + b with
-// w = weight / sqrt(var + eps) and b = bias - mean * w. The backward follows the same formula's derivatives.
+// Training-mode BatchNorm over NCHW, one channel per thread (each channel's planes are contiguous runs): the mean,
+// then the biased variance of the centred values (jt.nn.BatchNorm's E[x^2] - mean^2 cancels to garbage when the
+// mean is large against the spread), y = x * w + b with w = weight / sqrt(var + eps) and b = bias - mean * w; the
+// backward is that formula's exact gradient.
 #pragma once
 #include "common.h"
 
@@ -13,35 +14,39 @@ static inline void for_each_channel(long channels, Body body) {
     for (long c = 0; c < channels; c++) body(c);
 }
 
-// Channel c's sum of a and of a * b over (batch, plane), summed per plane in float, across planes in double.
-static inline void channel_sums(const float* a, const float* b, long batch, long channels, long plane, long c,
-                                double& sum_a, double& sum_ab) {
-    sum_a = 0.0;
-    sum_ab = 0.0;
+// Channel c's sums of f(x, other) and g(x, other) over (batch, plane): per plane in float, across planes in double.
+template <typename F, typename G>
+static inline void channel_sums(const float* x, const float* other, long batch, long channels, long plane, long c,
+                                F f, G g, double& sum_f, double& sum_g) {
+    sum_f = 0.0;
+    sum_g = 0.0;
     for (long n = 0; n < batch; n++) {
-        const float* ar = a + (n * channels + c) * plane;
-        const float* br = b + (n * channels + c) * plane;
-        float part = 0.0f, part_ab = 0.0f;
-        #pragma omp simd reduction(+ : part, part_ab)
+        const float* xr = x + (n * channels + c) * plane;
+        const float* orr = other + (n * channels + c) * plane;
+        float part_f = 0.0f, part_g = 0.0f;
+        #pragma omp simd reduction(+ : part_f, part_g)
         for (long i = 0; i < plane; i++) {
-            part += ar[i];
-            part_ab += ar[i] * br[i];
+            part_f += f(xr[i], orr[i]);
+            part_g += g(xr[i], orr[i]);
         }
-        sum_a += part;
-        sum_ab += part_ab;
+        sum_f += part_f;
+        sum_g += part_g;
     }
 }
 
-// x, y (batch, channels, plane); mean, var (channels,): the batch statistics (biased variance).
+// x, y (batch, channels, plane); mean, var (channels,): the batch statistics (biased variance of the centred values).
 DFORMER_SEG_KERNEL void batch_norm_train_forward(const float* x, const float* weight, const float* bias, float* y,
                                                  float* mean, float* var, long batch, long channels, long plane,
                                                  float eps) {
     const double count = (double)batch * plane;
     for_each_channel(channels, [&](long c) {
-        double sum, sum_sq;
-        channel_sums(x, x, batch, channels, plane, c, sum, sum_sq);
-        const float m = (float)(sum / count), m2 = (float)(sum_sq / count);
-        const float v = std::max(m2 - m * m, 0.0f);
+        double sum, centred_sq;
+        channel_sums(x, x, batch, channels, plane, c, [](float v, float) { return v; },
+                     [](float, float) { return 0.0f; }, sum, centred_sq);
+        const float m = (float)(sum / count);
+        channel_sums(x, x, batch, channels, plane, c, [m](float v, float) { return (v - m) * (v - m); },
+                     [](float, float) { return 0.0f; }, centred_sq, sum);
+        const float v = (float)(centred_sq / count);
         mean[c] = m;
         var[c] = v;
         const float w = weight[c] / sqrtf(v + eps), b = bias[c] - m * w;
@@ -54,30 +59,27 @@ DFORMER_SEG_KERNEL void batch_norm_train_forward(const float* x, const float* we
     });
 }
 
-// Gradients of batch_norm_train_forward's y for x, weight and bias, from dy and the saved batch statistics.
+// Gradients for x, weight and bias from dy and the saved statistics, with xhat = (x - mean) * rstd:
+// dweight = sum dy * xhat, dbias = sum dy, dx = weight * rstd * (dy - (dbias + xhat * dweight) / count).
 DFORMER_SEG_KERNEL void batch_norm_train_backward(const float* x, const float* weight, const float* mean,
                                                   const float* var, const float* dy, float* dx, float* dweight,
                                                   float* dbias, long batch, long channels, long plane, float eps) {
     const double count = (double)batch * plane;
     for_each_channel(channels, [&](long c) {
-        double sum_dy, sum_dy_x;
-        channel_sums(dy, x, batch, channels, plane, c, sum_dy, sum_dy_x);
-        const float m = mean[c], v = var[c];
-        const float rstd = 1.0f / sqrtf(v + eps), w = weight[c] * rstd;
-        const float s1 = (float)sum_dy, s2 = (float)sum_dy_x;
-        const float dw_total = s2 - m * s1;            // dL/dw through y = x * w + (bias - mean * w)
-        dweight[c] = dw_total * rstd;
-        dbias[c] = s1;
-        // var = max(E[x^2] - mean^2, 0): no gradient where the clamp was active (var stored as 0).
-        const float dvar = v > 0.0f ? dw_total * (-0.5f * w / (v + eps)) : 0.0f;
-        const float dmean = -w * s1 - 2.0f * m * dvar;  // through b and through var
-        const float a = (float)(dmean / count), two_dm2 = (float)(2.0 * dvar / count);
+        const float m = mean[c], rstd = 1.0f / sqrtf(var[c] + eps);
+        double sum_dy, sum_dy_centred;
+        channel_sums(dy, x, batch, channels, plane, c, [](float g, float) { return g; },
+                     [m](float g, float v) { return g * (v - m); }, sum_dy, sum_dy_centred);
+        const float dw = (float)sum_dy_centred * rstd, db = (float)sum_dy;
+        dweight[c] = dw;
+        dbias[c] = db;
+        const float scale = weight[c] * rstd, mean_db = (float)(db / count), mean_dw = (float)(dw / count);
         for (long n = 0; n < batch; n++) {
             const float* xr = x + (n * channels + c) * plane;
             const float* g = dy + (n * channels + c) * plane;
             float* out = dx + (n * channels + c) * plane;
             #pragma omp simd
-            for (long i = 0; i < plane; i++) out[i] = g[i] * w + a + two_dm2 * xr[i];
+            for (long i = 0; i < plane; i++) out[i] = scale * (g[i] - mean_db - (xr[i] - m) * rstd * mean_dw);
         }
     });
 }
