@@ -55,7 +55,7 @@ def plain_batch_norm_train(x, weight, bias, eps=1e-5):
 @fast_op(plain=plain_batch_norm_train, headers=_HEADERS, needs_onednn=False,
          applies='(N, C, H, W) input', gradient='kernel (x, weight, bias)', flops=flop_rules.batch_norm_train)
 def batch_norm_train(x, weight, bias, eps=1e-5):
-    """BatchNorm of ``x`` (N, C, *S) with its own batch statistics, as ``jt.nn.BatchNorm`` trains:
+    """BatchNorm of ``x`` (N, C, *S) with its own batch statistics (the variance of the centred values):
     returns ``(y, mean, var)``, the batch mean and biased variance per channel (no gradient) for the running
     averages."""
     channels = x.shape[1] if x.ndim >= 2 else None

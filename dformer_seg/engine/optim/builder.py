@@ -20,7 +20,6 @@ from ...ops.optimizer import adamw_step
 from ...registry import OPTIMIZERS
 
 
-
 class AdamW(jt.optim.AdamW):
     """``jt.optim.AdamW`` (same arguments, state and results) whose per-parameter update is one multi-threaded
     kernel on the CPU (``ops.optimizer.adamw_step``; elsewhere its plain form, Jittor's own expressions)."""
