@@ -14,16 +14,21 @@
 #include <asm/prctl.h>
 #include <cpuid.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #define BIT(n) (1u << (n))
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
 
 // CPUID.(EAX=7,ECX=0): AVX512F DQ IFMA PF ER CD BW VL in EBX; VBMI VBMI2 VNNI BITALG VPOPCNTDQ in ECX;
 // 4VNNIW 4FMAPS VP2INTERSECT AMX-BF16 AVX512-FP16 AMX-TILE AMX-INT8 in EDX.
@@ -37,8 +42,15 @@ static const uint32_t kLeaf7Sub1Edx = BIT(19);
 static const uint32_t kXsaveStateEax = BIT(5) | BIT(6) | BIT(7) | BIT(17) | BIT(18);
 
 static struct sigaction app_segv_action;  // the program's own SIGSEGV disposition, kept behind ours
-static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
-static sighandler_t (*real_signal)(int, sighandler_t);
+static void *restore_rt;                   // glibc's signal-return trampoline, for raw rt_sigaction calls
+
+// The kernel's struct sigaction on x86-64.
+struct kernel_sigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  unsigned long mask;
+};
 
 static long set_cpuid_faulting(int on) { return syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1); }
 
@@ -60,6 +72,25 @@ static void masked_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4]) {
   }
 }
 
+static int raw_sigaction(int sig, const struct sigaction *action, struct sigaction *old) {
+  struct kernel_sigaction new_k, old_k;
+  if (action) {
+    new_k.handler = (void *)action->sa_handler;
+    new_k.flags = (unsigned long)action->sa_flags | SA_RESTORER;
+    new_k.restorer = restore_rt;
+    memcpy(&new_k.mask, &action->sa_mask, sizeof new_k.mask);
+  }
+  if (syscall(SYS_rt_sigaction, sig, action ? &new_k : NULL, old ? &old_k : NULL, sizeof new_k.mask) != 0) return -1;
+  if (old) {
+    memset(old, 0, sizeof *old);
+    old->sa_handler = (sighandler_t)old_k.handler;
+    old->sa_flags = (int)old_k.flags;
+    old->sa_restorer = (void (*)(void))old_k.restorer;
+    memcpy(&old->sa_mask, &old_k.mask, sizeof old_k.mask);
+  }
+  return 0;
+}
+
 static void forward_to_program(int sig, siginfo_t *info, void *context) {
   if (app_segv_action.sa_flags & SA_SIGINFO) {
     app_segv_action.sa_sigaction(sig, info, context);
@@ -69,7 +100,7 @@ static void forward_to_program(int sig, siginfo_t *info, void *context) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    real_sigaction(SIGSEGV, &dfl, NULL);
+    raw_sigaction(SIGSEGV, &dfl, NULL);
   }
 }
 
@@ -90,36 +121,49 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
   regs[REG_RIP] += 2;
 }
 
-// The program may install its own SIGSEGV handler (Python's faulthandler, Jittor's stack printer): it is recorded
-// and called for every fault that is not a CPUID, while ours stays installed.
-int sigaction(int sig, const struct sigaction *action, struct sigaction *old) {
-  if (sig != SIGSEGV) return real_sigaction(sig, action, old);
+// Replaces glibc's sigaction (and so signal(), which calls it): a SIGSEGV handler the program installs (Python's
+// faulthandler, Jittor's stack printer) is recorded and called for every fault that is not a CPUID, while ours stays
+// installed. glibc's function itself is patched, not just its symbol interposed, because libraries loaded with
+// RTLD_DEEPBIND (Jittor's core) bind to glibc's copy directly.
+static int hooked_sigaction(int sig, const struct sigaction *action, struct sigaction *old) {
+  if (sig == 32 || sig == 33) {  // glibc's internal cancellation / setxid signals
+    errno = EINVAL;
+    return -1;
+  }
+  if (sig != SIGSEGV) return raw_sigaction(sig, action, old);
   if (old) *old = app_segv_action;
   if (action) app_segv_action = *action;
   return 0;
 }
 
-sighandler_t signal(int sig, sighandler_t handler) {
-  if (sig != SIGSEGV) return real_signal(sig, handler);
-  sighandler_t previous = (app_segv_action.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)app_segv_action.sa_sigaction
-                                                                   : app_segv_action.sa_handler;
-  memset(&app_segv_action, 0, sizeof app_segv_action);
-  app_segv_action.sa_handler = handler;
-  return previous;
+static int jump_to(void *from, void *to) {
+  // movabs rax, to; jmp rax
+  unsigned char code[12] = {0x48, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xE0};
+  memcpy(code + 2, &to, sizeof to);
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t first = (uintptr_t)from & ~(uintptr_t)(page - 1);
+  size_t length = (uintptr_t)from + sizeof code - first;
+  if (mprotect((void *)first, length, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return -1;
+  memcpy(from, code, sizeof code);
+  __builtin___clear_cache((char *)from, (char *)from + sizeof code);
+  return mprotect((void *)first, length, PROT_READ | PROT_EXEC);
+}
+
+static void fail(const char *why) {
+  fprintf(stderr, "hide_avx512: %s; AVX-512 stays visible\n", why);
+  exit(3);
 }
 
 __attribute__((constructor(101))) static void hide_avx512(void) {
-  real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
-  real_signal = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = on_segv;
   action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  real_sigaction(SIGSEGV, &action, &app_segv_action);
-  if (set_cpuid_faulting(1) != 0) {
-    fprintf(stderr, "hide_avx512: this kernel or CPU offers no CPUID faulting (arch_prctl ARCH_SET_CPUID); "
-                    "AVX-512 stays visible\n");
-    exit(3);
-  }
+  if (sigaction(SIGSEGV, &action, &app_segv_action) != 0) fail("cannot install the SIGSEGV handler");
+  struct kernel_sigaction installed;
+  syscall(SYS_rt_sigaction, SIGSEGV, NULL, &installed, sizeof installed.mask);
+  restore_rt = installed.restorer;
+  if (jump_to(dlsym(RTLD_NEXT, "sigaction"), (void *)hooked_sigaction) != 0) fail("cannot patch glibc's sigaction");
+  if (set_cpuid_faulting(1) != 0) fail("this kernel or CPU offers no CPUID faulting (arch_prctl ARCH_SET_CPUID)");
 }
