@@ -1,6 +1,7 @@
 // Depth-wise 2-D convolution (stride 1) directly on channels-last (N, H, W, C) memory.
 //
-// The innermost loop runs over contiguous channels (16-lane vectors), bands of output rows go to the
+// The innermost loop runs over contiguous channels (vectors of kLanes floats: one register of the target),
+// bands of output rows go to the
 // cores, and wide rows with many channels are cut into column strips whose input rows stay in the L2
 // cache while the band is swept. With filter widths 3, 5 and 7 the interior pixels go 8 (or 4) at a time
 // through a sliding window that loads each input vector once per filter row.
@@ -24,9 +25,19 @@ namespace dformer_seg {
 #else
 #define DFORMER_SEG_KEEP_ORDER(v) (void)0
 #endif
-typedef float vec16 __attribute__((vector_size(64)));
-typedef float vec16_unaligned __attribute__((vector_size(64), aligned(4)));
-static inline vec16 load16(const float* p) { return *(const vec16_unaligned*)p; }
+// One vector register of channels: 16 floats on AVX-512, 8 on AVX / AVX2, 4 otherwise (SSE, NEON). Wider
+// vectors than the registers would split every accumulator over several registers, and the sliding window
+// (8 accumulators + up to 7 taps) would spill on AVX2's 16 registers.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+typedef float vecL __attribute__((vector_size(kLanes * sizeof(float))));
+typedef float vecL_unaligned __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
+static inline vecL load_lanes(const float* p) { return *(const vecL_unaligned*)p; }
 
 // What happens to each conv sum before it is stored: + bias, + residual, then GELU (each if enabled).
 template <bool kGelu, bool kBias, bool kResidual>
@@ -38,13 +49,14 @@ struct DwconvEpilogue {
     }
 };
 
-// out[0, 16) = epilogue(sum + bias + residual); streaming (non-temporal) stores need a 64-byte aligned out.
+// out[0, kLanes) = epilogue(sum + bias + residual); streaming (non-temporal) stores need an out aligned to the
+// vector size.
 template <class E>
-static inline void finish16(float* __restrict__ out, const float* __restrict__ sum, const float* __restrict__ bias,
-                            const float* __restrict__ res, bool stream) {
-    float value[16];
+static inline void finish_lanes(float* __restrict__ out, const float* __restrict__ sum,
+                                const float* __restrict__ bias, const float* __restrict__ res, bool stream) {
+    float value[kLanes];
     #pragma omp simd
-    for (int k = 0; k < 16; k++) value[k] = E::apply(sum[k], bias, res, k);
+    for (int k = 0; k < kLanes; k++) value[k] = E::apply(sum[k], bias, res, k);
 #if defined(__AVX512F__)
     if (stream) {
         _mm512_stream_ps(out, _mm512_loadu_ps(value));
@@ -52,10 +64,10 @@ static inline void finish16(float* __restrict__ out, const float* __restrict__ s
     }
 #endif
     (void)stream;
-    *(vec16_unaligned*)out = *(const vec16_unaligned*)value;
+    *(vecL_unaligned*)out = *(const vecL_unaligned*)value;
 }
 
-// P neighbouring output pixels whose horizontal taps all lie inside the input, 16 channels at a time.
+// P neighbouring output pixels whose horizontal taps all lie inside the input, kLanes channels at a time.
 // Each input vector is loaded once and feeds every output pixel it touches (a sliding window over the
 // KW taps of a filter row), so a filter row costs P + KW - 1 input loads for P * KW multiply-adds.
 // in: the input pixel under tap (first row, 0) of the first output pixel; taps: that filter row, as
@@ -65,19 +77,21 @@ static inline void interior_pixels(const float* __restrict__ in, long in_row_str
                                    const float* __restrict__ taps, long tap_stride, int channels, int vec_channels,
                                    const float* __restrict__ bias, const float* __restrict__ res,
                                    float* __restrict__ out, bool stream) {
-    for (int c = 0; c < vec_channels; c += 16) {
-        vec16 acc[P];
+    for (int c = 0; c < vec_channels; c += kLanes) {
+        vecL acc[P];
         #pragma GCC unroll 16
-        for (int p = 0; p < P; p++) acc[p] = vec16{};
+        for (int p = 0; p < P; p++) acc[p] = vecL{};
         for (int u = 0; u < rows; u++) {
             const float* row = in + u * in_row_stride + c;
             const float* tap = taps + u * KW * tap_stride + c;
-            vec16 w[KW];
+            // Pointers step by the (run-time) stride: P + KW - 1 precomputed offsets would not fit the
+            // integer registers, and AVX2 builds then reloaded them from the stack for every load.
+            vecL w[KW];
             #pragma GCC unroll 16
-            for (int v = 0; v < KW; v++) w[v] = load16(tap + v * tap_stride);
+            for (int v = 0; v < KW; v++, tap += tap_stride) w[v] = load_lanes(tap);
             #pragma GCC unroll 32
-            for (int s = 0; s < P + KW - 1; s++) {
-                const vec16 x = load16(row + (long)s * channels);
+            for (int s = 0; s < P + KW - 1; s++, row += channels) {
+                const vecL x = load_lanes(row);
                 #pragma GCC unroll 16
                 for (int p = (s - KW + 1 > 0 ? s - KW + 1 : 0); p <= (s < P - 1 ? s : P - 1); p++) {
                     acc[p] += x * w[s - p];
@@ -86,11 +100,11 @@ static inline void interior_pixels(const float* __restrict__ in, long in_row_str
             }
         }
         // All sums leave the registers first: the epilogue may call a vector erf, which clobbers them all.
-        float sums[P][16];
+        float sums[P][kLanes];
         #pragma GCC unroll 16
-        for (int p = 0; p < P; p++) *(vec16_unaligned*)sums[p] = acc[p];
+        for (int p = 0; p < P; p++) *(vecL_unaligned*)sums[p] = acc[p];
         for (int p = 0; p < P; p++)
-            finish16<E>(out + (long)p * channels + c, sums[p], bias ? bias + c : nullptr,
+            finish_lanes<E>(out + (long)p * channels + c, sums[p], bias ? bias + c : nullptr,
                         E::residual ? res + (long)p * channels + c : nullptr, stream);
     }
 }
@@ -126,9 +140,9 @@ static void dwconv_forward_impl(const float* x, const float* w, const float* bia
                 taps[(u * kw + v) * tap_stride + c] = w[((size_t)c * kh + su) * kw + sv];
             }
     const float* tap_p = taps.data();
-    const int vec_channels = channels / 16 * 16;
+    const int vec_channels = channels / kLanes * kLanes;
     const bool sliding = kw == 3 || kw == 5 || kw == 7;
-    const bool stream = channels % 16 == 0 && reinterpret_cast<std::uintptr_t>(out) % 64 == 0 &&
+    const bool stream = channels % kLanes == 0 && reinterpret_cast<std::uintptr_t>(out) % 64 == 0 &&
                         (double)batch * out_h * out_w * channels * sizeof(float) >= stream_min_bytes;
     const double strip_px_bytes = (double)channels * sizeof(float) * (kh + 1 + (E::residual ? 1 : 0));
     int strip_w = std::max(8, (int)(tile_bytes / strip_px_bytes) - (kw - 1));
@@ -162,17 +176,17 @@ static void dwconv_forward_impl(const float* x, const float* w, const float* bia
                 float* out_px = out_row + (long)j * channels;
                 const float* res_px = E::residual ? res_row + (long)j * channels : nullptr;
                 int c = c_begin;
-                for (; c + 16 <= channels; c += 16) {
-                    vec16 acc = vec16{};
+                for (; c + kLanes <= channels; c += kLanes) {
+                    vecL acc = vecL{};
                     for (int u = 0; u < rows; u++)
                         for (int v = v_begin; v < v_end; v++) {
-                            acc += load16(in_px + u * in_row_stride + (long)v * channels + c) *
-                                   load16(tap_first_row + (u * kw + v) * tap_stride + c);
+                            acc += load_lanes(in_px + u * in_row_stride + (long)v * channels + c) *
+                                   load_lanes(tap_first_row + (u * kw + v) * tap_stride + c);
                             DFORMER_SEG_KEEP_ORDER(acc);
                         }
-                    float sum[16];
-                    *(vec16_unaligned*)sum = acc;
-                    finish16<E>(out_px + c, sum, bias ? bias + c : nullptr, E::residual ? res_px + c : nullptr, false);
+                    float sum[kLanes];
+                    *(vecL_unaligned*)sum = acc;
+                    finish_lanes<E>(out_px + c, sum, bias ? bias + c : nullptr, E::residual ? res_px + c : nullptr, false);
                 }
                 for (; c < channels; c++) {
                     float acc = 0.0f;
