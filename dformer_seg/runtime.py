@@ -33,6 +33,7 @@ The device defaults to the ``DFORMER_SEG_DEVICE`` environment variable
 import ctypes
 import ctypes.util
 import glob
+import json
 import logging
 import os
 import sys
@@ -82,8 +83,22 @@ def _find_system_onednn():
     return include_dirs[0], libs[0]
 
 
+def jittor_home():
+    """The folder Jittor keeps ``.cache/jittor`` in, found as Jittor finds it: ``$JITTOR_HOME``, else the
+    ``JITTOR_HOME`` that Jittor remembered in ``~/.cache/jittor/config.json``, else the home directory."""
+    if os.environ.get('JITTOR_HOME'):
+        return os.path.abspath(os.environ['JITTOR_HOME'])
+    config = os.path.join(os.path.expanduser('~'), '.cache', 'jittor', 'config.json')
+    try:
+        with open(config) as f:
+            remembered = json.load(f).get('JITTOR_HOME')
+    except (OSError, ValueError, AttributeError):
+        remembered = None
+    return os.path.abspath(remembered) if remembered else os.path.expanduser('~')
+
+
 def jittor_dnnl_dir():
-    return os.path.join(os.path.expanduser('~'), '.cache', 'jittor', 'mkl', JITTOR_DNNL_DIRNAME)
+    return os.path.join(jittor_home(), '.cache', 'jittor', 'mkl', JITTOR_DNNL_DIRNAME)
 
 
 def wire_onednn():

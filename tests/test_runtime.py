@@ -13,7 +13,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_python(code, env_updates, home):
-    env = {k: v for k, v in os.environ.items() if k not in ('nvcc_path', 'use_mkl', runtime.DEVICE_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('nvcc_path', 'use_mkl', 'JITTOR_HOME', runtime.DEVICE_ENV)}
     env.update(env_updates)
     env['HOME'] = str(home)
     env['PYTHONPATH'] = REPO
@@ -90,6 +91,22 @@ def test_system_onednn_is_wired_where_jittor_looks(tmp_path):
     assert out['state']['onednn'] == 'oneDNN active'
 
 
+@pytest.mark.skipif(runtime._find_system_onednn() is None, reason='system oneDNN (libdnnl-dev) not installed')
+def test_onednn_is_wired_under_the_jittor_home_jittor_uses(tmp_path):
+    # Jittor keeps its cache under $JITTOR_HOME, and remembers that folder in ~/.cache/jittor/config.json.
+    jittor_home = tmp_path / 'jittor-home'
+    out, _ = probe(tmp_path, JITTOR_HOME=str(jittor_home))
+    assert out['state']['onednn'].startswith('oneDNN active')
+    assert (jittor_home / '.cache' / 'jittor' / 'mkl' / runtime.JITTOR_DNNL_DIRNAME / 'include' / 'dnnl.hpp').exists()
+    assert not (tmp_path / '.cache' / 'jittor' / 'mkl').exists()
+
+    remembered = tmp_path / 'remembered-home'
+    (tmp_path / '.cache' / 'jittor').mkdir(parents=True, exist_ok=True)
+    (tmp_path / '.cache' / 'jittor' / 'config.json').write_text(json.dumps({'JITTOR_HOME': str(remembered)}))
+    out, _ = probe(tmp_path)
+    assert (remembered / '.cache' / 'jittor' / 'mkl' / runtime.JITTOR_DNNL_DIRNAME / 'include' / 'dnnl.hpp').exists()
+
+
 def test_import_has_no_side_effects(tmp_path):
     code = """
     import json, logging, os, sys
@@ -162,7 +179,8 @@ def test_api_imports_and_runs_without_explicit_setup():
     state = runtime.setup('cpu')
     print(state['device'], float((jt.ones(3) * 2).sum()))
     """
-    env = {k: v for k, v in os.environ.items() if k not in ('nvcc_path', 'use_mkl', runtime.DEVICE_ENV)}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('nvcc_path', 'use_mkl', 'JITTOR_HOME', runtime.DEVICE_ENV)}
     env['PYTHONPATH'] = REPO
     result = subprocess.run([sys.executable, '-c', textwrap.dedent(code).strip()], capture_output=True, text=True,
                             env=env, timeout=600)
