@@ -17,6 +17,16 @@ def test_matches_pytorch_rule_and_plain_gradients(size, align_corners):
     np.testing.assert_allclose(out, torch_bilinear(x, size, align_corners), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_few_planes_are_split_into_bands_of_output_rows(align_corners):
+    # Fewer planes than threads: each plane's output rows are cut into bands, each with its own row buffer.
+    rng = np.random.default_rng(3)
+    x = random_array(rng, (1, 1, 6, 5))
+    with jt.no_grad():
+        out = bilinear_resize(jt.array(x), (48, 40), align_corners).numpy()
+    np.testing.assert_allclose(out, torch_bilinear(x, (48, 40), align_corners), rtol=1e-5, atol=1e-6)
+
+
 def test_bad_input_is_reported():
     with pytest.raises(ValueError, match='NCHW'):
         bilinear_resize(jt.zeros((3, 4, 5)), (2, 2))

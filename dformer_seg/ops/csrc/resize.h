@@ -26,20 +26,48 @@ struct ResizeAxis {
     std::vector<float> frac;
 };
 
+// Each source row is interpolated along the row once (into a two-row buffer, reused by every output row
+// that reads it: 8 consecutive output rows for an 8x upsampling), then each output row is the vertical
+// blend of two buffered rows, a contiguous vectorised pass. Same arithmetic as interpolating each output
+// value from its four source values, in the same order. Work items are (plane, band of output rows).
 DFORMER_SEG_KERNEL void bilinear_resize_forward(const float* x, float* y, long planes, int in_h, int in_w,
                                                 int out_h, int out_w, bool align_corners) {
     const ResizeAxis rows(in_h, out_h, align_corners), cols(in_w, out_w, align_corners);
-    #pragma omp parallel for collapse(2) schedule(static)
-    for (long p = 0; p < planes; p++) {
-        for (int oy = 0; oy < out_h; oy++) {
-            const float* top = x + (p * in_h + rows.low[oy]) * in_w;
-            const float* bottom = top + (long)rows.step[oy] * in_w;
-            const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
-            float* out = y + (p * out_h + oy) * out_w;
-            for (int ox = 0; ox < out_w; ox++) {
-                const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
-                const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
-                out[ox] = wy0 * (wx0 * top[c0] + wx1 * top[c1]) + wy1 * (wx0 * bottom[c0] + wx1 * bottom[c1]);
+    const long threads = omp_get_max_threads();
+    const int bands = planes >= threads ? 1 : (int)std::min<long>(out_h, (threads + planes - 1) / planes);
+    const long items = planes * bands;
+    #pragma omp parallel
+    {
+        std::vector<float> buffer(2 * (size_t)out_w);
+        #pragma omp for schedule(static)
+        for (long item = 0; item < items; item++) {
+            const long p = item / bands;
+            const int band = (int)(item % bands);
+            const int oy_begin = (int)((long)out_h * band / bands), oy_end = (int)((long)out_h * (band + 1) / bands);
+            int held[2] = {-1, -1};  // source row in each buffer row
+            // Source row r interpolated along the row, computed into the buffer row that does not hold `keep`.
+            auto interpolated_row = [&](int r, int keep) -> const float* {
+                for (int slot = 0; slot < 2; slot++)
+                    if (held[slot] == r) return buffer.data() + (size_t)slot * out_w;
+                const int slot = held[0] == keep ? 1 : 0;
+                const float* src = x + (p * in_h + r) * in_w;
+                float* h = buffer.data() + (size_t)slot * out_w;
+                for (int ox = 0; ox < out_w; ox++) {
+                    const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
+                    const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
+                    h[ox] = wx0 * src[c0] + wx1 * src[c1];
+                }
+                held[slot] = r;
+                return h;
+            };
+            for (int oy = oy_begin; oy < oy_end; oy++) {
+                const int r0 = rows.low[oy], r1 = r0 + rows.step[oy];
+                const float* top = interpolated_row(r0, r1);
+                const float* bottom = interpolated_row(r1, r0);
+                const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
+                float* out = y + (p * out_h + oy) * out_w;
+                #pragma omp simd
+                for (int ox = 0; ox < out_w; ox++) out[ox] = wy0 * top[ox] + wy1 * bottom[ox];
             }
         }
     }
