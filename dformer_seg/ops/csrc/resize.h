@@ -73,26 +73,40 @@ DFORMER_SEG_KERNEL void bilinear_resize_forward(const float* x, float* y, long p
     }
 }
 
-// Scatters each output gradient to its four sources; planes go to the threads, so they never race.
+// The transpose of the forward's two steps, one plane per thread (planes never race): each output gradient row
+// is spread over its two source rows in a per-thread (in_h, out_w) buffer (contiguous, vectorised), then each
+// buffered row is scattered along the row to its source columns: two scattered updates per source row and
+// output column instead of four per output value.
 DFORMER_SEG_KERNEL void bilinear_resize_backward(const float* dy, float* dx, long planes, int in_h, int in_w,
                                                  int out_h, int out_w, bool align_corners) {
     const ResizeAxis rows(in_h, out_h, align_corners), cols(in_w, out_w, align_corners);
-    #pragma omp parallel for schedule(static)
-    for (long p = 0; p < planes; p++) {
-        float* grad_in = dx + p * in_h * in_w;
-        std::fill(grad_in, grad_in + (long)in_h * in_w, 0.0f);
-        for (int oy = 0; oy < out_h; oy++) {
-            float* top = grad_in + (long)rows.low[oy] * in_w;
-            float* bottom = top + (long)rows.step[oy] * in_w;
-            const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
-            const float* g = dy + (p * out_h + oy) * out_w;
-            for (int ox = 0; ox < out_w; ox++) {
-                const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
-                const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
-                top[c0] += wy0 * wx0 * g[ox];
-                top[c1] += wy0 * wx1 * g[ox];
-                bottom[c0] += wy1 * wx0 * g[ox];
-                bottom[c1] += wy1 * wx1 * g[ox];
+    #pragma omp parallel
+    {
+        std::vector<float> spread((size_t)in_h * out_w);
+        #pragma omp for schedule(static)
+        for (long p = 0; p < planes; p++) {
+            std::fill(spread.begin(), spread.end(), 0.0f);
+            for (int oy = 0; oy < out_h; oy++) {
+                float* top = spread.data() + (size_t)rows.low[oy] * out_w;
+                float* bottom = top + (size_t)rows.step[oy] * out_w;
+                const float wy1 = rows.frac[oy], wy0 = 1.0f - wy1;
+                const float* g = dy + (p * out_h + oy) * out_w;
+                #pragma omp simd
+                for (int ox = 0; ox < out_w; ox++) top[ox] += wy0 * g[ox];
+                #pragma omp simd
+                for (int ox = 0; ox < out_w; ox++) bottom[ox] += wy1 * g[ox];
+            }
+            float* grad_in = dx + p * in_h * in_w;
+            std::fill(grad_in, grad_in + (long)in_h * in_w, 0.0f);
+            for (int r = 0; r < in_h; r++) {
+                const float* h = spread.data() + (size_t)r * out_w;
+                float* row = grad_in + (long)r * in_w;
+                for (int ox = 0; ox < out_w; ox++) {
+                    const int c0 = cols.low[ox], c1 = c0 + cols.step[ox];
+                    const float wx1 = cols.frac[ox], wx0 = 1.0f - wx1;
+                    row[c0] += wx0 * h[ox];
+                    row[c1] += wx1 * h[ox];
+                }
             }
         }
     }
