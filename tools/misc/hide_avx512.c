@@ -9,7 +9,9 @@
 //
 // What it cannot hide: /proc/cpuinfo (the suite asks the compiler instead), and CPUID results taken before it loads
 // (glibc's own string-function selection, which does not matter here). Faulting is per thread, inherited by new
-// threads and forks and reset by execve; the constructor sets it again in every new program.
+// threads and forks and reset by execve; the constructor sets it again in every new program. The SIGSEGV handler has
+// to stay installed whatever the program does, so glibc's sigaction is patched to keep a handler the program
+// installs behind it (see hooked_sigaction).
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <cpuid.h>
