@@ -12,9 +12,14 @@ from dformer_seg import runtime
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def isolated_environment():
+    """This process's environment without the variables that steer the runtime set-up."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ('nvcc_path', 'use_mkl', 'JITTOR_HOME', runtime.DEVICE_ENV)}
+
+
 def run_python(code, env_updates, home):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('nvcc_path', 'use_mkl', 'JITTOR_HOME', runtime.DEVICE_ENV)}
+    env = isolated_environment()
     env.update(env_updates)
     env['HOME'] = str(home)
     env['PYTHONPATH'] = REPO
@@ -179,8 +184,7 @@ def test_api_imports_and_runs_without_explicit_setup():
     state = runtime.setup('cpu')
     print(state['device'], float((jt.ones(3) * 2).sum()))
     """
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('nvcc_path', 'use_mkl', 'JITTOR_HOME', runtime.DEVICE_ENV)}
+    env = isolated_environment()
     env['PYTHONPATH'] = REPO
     result = subprocess.run([sys.executable, '-c', textwrap.dedent(code).strip()], capture_output=True, text=True,
                             env=env, timeout=600)

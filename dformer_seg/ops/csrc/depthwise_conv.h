@@ -1,9 +1,8 @@
 // Depth-wise 2-D convolution (stride 1) directly on channels-last (N, H, W, C) memory.
 //
 // The innermost loop runs over contiguous channels (vectors of kLanes floats: one register of the target),
-// bands of output rows go to the
-// cores, and wide rows with many channels are cut into column strips whose input rows stay in the L2
-// cache while the band is swept. With filter widths 3, 5 and 7 the interior pixels go 8 (or 4) at a time
+// bands of output rows go to the cores, and wide rows with many channels are cut into column strips whose
+// input rows stay in the L2 cache while the band is swept. With filter widths 3, 5 and 7 the interior pixels go 8 (or 4) at a time
 // through a sliding window that loads each input vector once per filter row.
 //
 // forward: y[n,i,j,c] = epilogue(b[c] + sum_{u,v} x[n, i-p+u, j-p+v, c] * w[c,0,u,v] + residual[n,i,j,c])
@@ -105,7 +104,7 @@ static inline void interior_pixels(const float* __restrict__ in, long in_row_str
         for (int p = 0; p < P; p++) *(vecL_unaligned*)sums[p] = acc[p];
         for (int p = 0; p < P; p++)
             finish_lanes<E>(out + (long)p * channels + c, sums[p], bias ? bias + c : nullptr,
-                        E::residual ? res + (long)p * channels + c : nullptr, stream);
+                            E::residual ? res + (long)p * channels + c : nullptr, stream);
     }
 }
 
@@ -186,7 +185,8 @@ static void dwconv_forward_impl(const float* x, const float* w, const float* bia
                         }
                     float sum[kLanes];
                     *(vecL_unaligned*)sum = acc;
-                    finish_lanes<E>(out_px + c, sum, bias ? bias + c : nullptr, E::residual ? res_px + c : nullptr, false);
+                    finish_lanes<E>(out_px + c, sum, bias ? bias + c : nullptr, E::residual ? res_px + c : nullptr,
+                                    false);
                 }
                 for (; c < channels; c++) {
                     float acc = 0.0f;
