@@ -28,6 +28,7 @@ problem, so a traceback adds nothing for the user. :func:`main` prints one
 show their traceback.
 """
 import argparse
+import importlib
 import os
 import sys
 
@@ -122,28 +123,38 @@ def debug_requested(flag=False):
     return bool(flag) or os.environ.get(DEBUG_ENV, '').strip() not in ('', '0')
 
 
-def user_error_types():
-    """The exception types whose message is the whole story."""
-    from .config import ConfigError
-    from .datasets.errors import DataError
-    from .engine.runner import WorkDirError
-    from .utils.checkpoint import CheckpointError
-    from .utils.numerics import NonFiniteError
-    return (ConfigError, DataError, CheckpointError, NonFiniteError, WorkDirError, runtime.DeviceError,
-            FileNotFoundError)
-
-
 class ToolError(Exception):
     """A tool's own user error (bad arguments found after parsing); reported like :func:`user_error_types`."""
 
 
+# The exception types whose message is the whole story, by name: :func:`main` recognises them without
+# importing their modules (an error found before the set-up must not import Jittor to be reported).
+USER_ERRORS = ('dformer_seg.cli.ToolError', 'dformer_seg.config.config.ConfigError',
+               'dformer_seg.datasets.errors.DataError', 'dformer_seg.utils.checkpoint.CheckpointError',
+               'dformer_seg.utils.numerics.NonFiniteError', 'dformer_seg.engine.runner.WorkDirError',
+               'dformer_seg.runtime.DeviceError', 'dformer_seg.deploy.errors.ExportError',
+               'dformer_seg.deploy.dependencies.MissingDependencyError', 'builtins.FileNotFoundError')
+
+
+def user_error_types(loaded_only=False):
+    """The exception types of :data:`USER_ERRORS`; ``loaded_only``: those whose module is imported already
+    (no other can have been raised), without importing anything."""
+    types = []
+    for dotted in USER_ERRORS:
+        module, _, name = dotted.rpartition('.')
+        if loaded_only and module not in sys.modules:
+            continue
+        types.append(getattr(importlib.import_module(module), name))
+    return tuple(types)
+
+
 def main(run, args):
-    """``run(args)`` and its result; a user error (:class:`ToolError` or one of :func:`user_error_types`)
-    raised inside becomes ``error: <message>`` on stderr and exit status 1, unless ``args.debug`` or
-    ``DFORMER_SEG_DEBUG`` asks for the traceback."""
+    """``run(args)`` and its result; a user error (one of :data:`USER_ERRORS`) raised inside becomes
+    ``error: <message>`` on stderr and exit status 1, unless ``args.debug`` or ``DFORMER_SEG_DEBUG`` asks
+    for the traceback."""
     try:
         return run(args)
-    except (ToolError,) + user_error_types() as exc:
+    except user_error_types(loaded_only=True) as exc:
         if debug_requested(getattr(args, 'debug', False)):
             raise
         print(f'error: {exc}', file=sys.stderr)
@@ -158,3 +169,24 @@ def exit_status(run, args):
     except SystemExit as exit_info:
         return exit_info.code
     return 0
+
+
+def evaluate_checkpoint(cfg, args, evaluator_options=None, hooks=()):
+    """Run the test set of ``cfg`` (from :func:`setup`) through the weights of ``args.checkpoint``
+    (``args.use_ema``: its EMA weights).
+
+    ``evaluator_options`` are added to ``test_evaluator`` (an IoUMetric), ``hooks`` (config dicts) to
+    ``custom_hooks``. Returns ``(runner, metrics)``; ``runner.test_loop.evaluator.results`` holds the
+    confusion matrix and the per-class scores.
+    """
+    from .config import ConfigError
+    for key in ('test_dataloader', 'test_evaluator'):
+        if not cfg.get(key):
+            raise ConfigError(f'{cfg.filename} has no {key}; the analysis needs labelled test data and an IoUMetric')
+    cfg.model.pretrained = None  # the checkpoint holds every weight
+    cfg.test_evaluator = dict(cfg.test_evaluator, **(evaluator_options or {}))
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + list(hooks)
+    from .engine import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.load_checkpoint(args.checkpoint, strict=True, use_ema=args.use_ema)
+    return runner, runner.test()

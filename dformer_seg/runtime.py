@@ -174,8 +174,8 @@ def prepare_environment(device=None):
         raise DeviceError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)} '
                           f'(from --device or ${DEVICE_ENV})')
     if _state:
-        if device != 'auto' and device != _state['device']:
-            raise DeviceError(f'the Jittor runtime was already set up for {_state["device"]}; '
+        if device == 'cuda' and _state['device'] == 'cpu':  # a CUDA Jittor also runs on the CPU, not the reverse
+            raise DeviceError(f'the Jittor runtime was already set up for the CPU; '
                               f'cannot switch to {device} in the same process')
         return dict(_state)
     if 'jittor' in sys.modules:

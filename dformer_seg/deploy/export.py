@@ -9,9 +9,10 @@ from typing import Optional
 import jittor as jt
 import numpy as np
 
+from ..config import ConfigError
 from ..version import __version__
 from .dependencies import require
-from .errors import ExportError, VerificationError
+from .errors import ExportArgumentError, ExportError, VerificationError
 from .tracer import trace_segmentor
 
 DEFAULT_OPSET = 18
@@ -49,10 +50,10 @@ class Verification:
 def check_shape(shape, divisor=SIZE_DIVISOR):
     """(H, W) as ints; both positive multiples of ``divisor``."""
     if len(shape) != 2:
-        raise ValueError(f'the export shape must be (H, W), got {tuple(shape)}')
+        raise ExportArgumentError(f'the export shape must be (H, W), got {tuple(shape)}')
     height, width = (int(s) for s in shape)
     if min(height, width) < 1 or height % divisor or width % divisor:
-        raise ValueError(f'export shape {height}x{width}: H and W must be positive multiples of {divisor} '
+        raise ExportArgumentError(f'export shape {height}x{width}: H and W must be positive multiples of {divisor} '
                          f'(the backbones\' output stride); e.g. {max(divisor, height // divisor * divisor)}x'
                          f'{max(divisor, width // divisor * divisor)}')
     return height, width
@@ -62,7 +63,7 @@ def check_opset(opset):
     onnx = require('onnx')
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= int(opset) <= newest:
-        raise ValueError(f'opset {opset} is not supported: use {MIN_OPSET}..{newest} (the installed onnx '
+        raise ExportArgumentError(f'opset {opset} is not supported: use {MIN_OPSET}..{newest} (the installed onnx '
                          f'{onnx.__version__} knows up to {newest})')
     return int(opset)
 
@@ -73,7 +74,7 @@ def depth_channels_of(cfg):
     for transform in inference_pipeline_config(cfg):
         if transform.get('type') == 'LoadDepthFromFile':
             return int(transform.get('channels', 3))
-    raise KeyError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile: the exported model needs '
+    raise ConfigError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile: the exported model needs '
                    'to know how many depth channels it takes')
 
 
@@ -162,7 +163,7 @@ def export_onnx(model, path, shape, depth_channels=3, output='logits', opset=DEF
     if verify:
         require('onnxruntime')
     if output not in OUTPUTS:
-        raise ValueError(f'output must be one of {OUTPUTS}, got {output!r}')
+        raise ExportArgumentError(f'output must be one of {OUTPUTS}, got {output!r}')
     opset = check_opset(opset)
     shape = check_shape(shape)
     if dynamic_shape:
