@@ -9,43 +9,17 @@ import jittor as jt
 import numpy as np
 
 from .. import datasets as _datasets, models as _models  # noqa: F401  (register their classes)
-from ..config import Config
+from ..config import Config, ConfigError, check_top_level_keys
 from ..datasets.collate import collate_samples
 from ..datasets.errors import DataError
-from ..datasets.metainfo import label_palette
+from ..datasets.metainfo import stored_dataset_meta, dataset_meta
 from ..datasets.pipelines import Compose
-from ..registry import DATASETS, SEGMENTORS
+from ..registry import SEGMENTORS
 from ..runtime import setup, use_device
 from ..utils.checkpoint import load_state_dict, read_checkpoint
 from ..utils.numerics import check_finite_scores
 
 logger = logging.getLogger('dformer_seg')
-
-
-def _dataset_meta_from_config(cfg):
-    """Class names / palette of the config's test (or val) dataset: its ``classes`` or its class's CLASSES."""
-    for loader_key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(loader_key)
-        dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        if not isinstance(dataset, dict):
-            continue
-        dataset_cls = DATASETS.get(dataset.get('type')) if isinstance(dataset.get('type'), str) else None
-        classes = dataset.get('classes') or getattr(dataset_cls, 'CLASSES', None)
-        if classes:
-            palette = dataset.get('palette') or getattr(dataset_cls, 'PALETTE', None) or label_palette(len(classes))
-            return dict(classes=list(classes), palette=[tuple(c) for c in palette])
-    return None
-
-
-def _dataset_meta_from_checkpoint(meta):
-    """``classes`` / ``palette`` stored as meta keys (lower or upper case) or under ``dataset_meta``."""
-    if isinstance(meta.get('dataset_meta'), dict):
-        meta = meta['dataset_meta']
-    classes = meta.get('classes') or meta.get('CLASSES')
-    if not classes:
-        return None
-    palette = meta.get('palette') or meta.get('PALETTE')
-    return dict(classes=list(classes), palette=palette) if palette is not None else dict(classes=list(classes))
 
 
 def init_model(config, checkpoint=None, device='auto', strict=True):
@@ -55,7 +29,7 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
         config: a config file path or a :class:`Config`.
         checkpoint: official PyTorch ``.pth`` or native ``.pkl`` weights of the whole
             segmentor; None keeps the initial weights. An ``.onnx`` file exported by
-            ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.runtime.OnnxSegmentor`
+            ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.OnnxSegmentor`
             (ONNX Runtime; needs ``requirements/deploy.txt``) that works with :func:`inference_model`.
         device: 'auto' | 'cpu' | 'cuda'.
         strict: refuse a checkpoint whose keys or shapes differ from the model
@@ -63,17 +37,19 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
 
     Returns the model with ``model.cfg`` (the config) and ``model.dataset_meta``
     (``classes`` / ``palette`` from the checkpoint meta or its ``dataset_meta``, else from the config's
-    dataset class, else None).
+    data set, see :func:`dformer_seg.datasets.metainfo.dataset_meta`; else None).
+    A config file is checked as the tools check it (:func:`dformer_seg.config.check_top_level_keys`).
     """
-    if isinstance(config, str):
+    if isinstance(config, (str, os.PathLike)):
         config = Config.fromfile(config)
+        check_top_level_keys(config)
     elif not isinstance(config, Config):
         raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
     if 'model' not in config:
         raise KeyError(f'config {config.filename} has no "model" entry')
     if checkpoint is not None and os.fspath(checkpoint).endswith('.onnx'):
         # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
-        from ..deploy.runtime import OnnxSegmentor
+        from ..deploy.onnx_session import OnnxSegmentor
         return OnnxSegmentor(os.fspath(checkpoint), config)
     setup()
     use_device(device)
@@ -84,13 +60,13 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     model_cfg.pop('init_cfg', None)
     model = SEGMENTORS.build(model_cfg)
 
-    dataset_meta = None
+    meta = None
     if checkpoint is not None:
         loaded = read_checkpoint(checkpoint)
         load_state_dict(model, loaded['state_dict'], strict=strict)
-        dataset_meta = _dataset_meta_from_checkpoint(loaded.get('meta') or {})
+        meta = stored_dataset_meta(loaded.get('meta') or {})
         logger.info(f'loaded checkpoint {checkpoint}')
-    model.dataset_meta = dataset_meta or _dataset_meta_from_config(config)
+    model.dataset_meta = meta or dataset_meta(config) or None
     model.cfg = config
     model.eval()
     # Jittor initialises parameters lazily; run that now so the first forward is only a forward.
@@ -134,6 +110,15 @@ def inference_pipeline_config(cfg):
         raise KeyError(f'config {cfg.filename} has no test pipeline (test_dataloader.dataset.pipeline, '
                        f'test_pipeline or val_dataloader.dataset.pipeline)')
     return [dict(t) for t in pipeline if not (isinstance(t, dict) and t.get('type') in LABEL_TRANSFORMS)]
+
+
+def depth_channels(cfg):
+    """The depth channel count of the config's test pipeline (``LoadDepthFromFile.channels``, default 3)."""
+    for transform in inference_pipeline_config(cfg):
+        if transform.get('type') == 'LoadDepthFromFile':
+            return int(transform.get('channels', 3))
+    raise ConfigError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile, so the number of depth '
+                      'channels the model takes is unknown')
 
 
 def enable_tta(model, tta_cfg=None):

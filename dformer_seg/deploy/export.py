@@ -9,7 +9,6 @@ from typing import Optional
 import jittor as jt
 import numpy as np
 
-from ..config import ConfigError
 from ..version import __version__
 from .dependencies import require
 from .errors import ExportArgumentError, ExportError, VerificationError
@@ -21,7 +20,7 @@ SIZE_DIVISOR = 32         # the backbones' output stride
 MAX_ABS_ERROR = 1e-4      # ONNX Runtime logits against Jittor logits
 MIN_AGREEMENT = 0.999     # fraction of pixels with the same argmax
 OUTPUTS = ('logits', 'labels')
-# Metadata keys written into the .onnx file (read back by dformer_seg.deploy.runtime).
+# Metadata keys written into the .onnx file (read back by dformer_seg.deploy.onnx_session).
 META_CONFIG, META_SHAPE, META_DEPTH_CHANNELS, META_OUTPUT, META_DATASET = (
     'dformer_seg.config', 'dformer_seg.input_shape', 'dformer_seg.depth_channels', 'dformer_seg.output',
     'dformer_seg.dataset_meta')
@@ -66,16 +65,6 @@ def check_opset(opset):
         raise ExportArgumentError(f'opset {opset} is not supported: use {MIN_OPSET}..{newest} (the installed onnx '
                          f'{onnx.__version__} knows up to {newest})')
     return int(opset)
-
-
-def depth_channels_of(cfg):
-    """The depth channel count of the config's test pipeline (``LoadDepthFromFile.channels``, default 3)."""
-    from ..apis.inference import inference_pipeline_config
-    for transform in inference_pipeline_config(cfg):
-        if transform.get('type') == 'LoadDepthFromFile':
-            return int(transform.get('channels', 3))
-    raise ConfigError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile: the exported model needs '
-                   'to know how many depth channels it takes')
 
 
 def ort_session(model, threads=None):

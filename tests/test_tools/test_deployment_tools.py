@@ -112,7 +112,7 @@ def test_inference_model_gives_the_same_results_from_onnx(exported, tmp_path):
         np.testing.assert_array_equal(result.label_map, expected.label_map)
         np.testing.assert_allclose(result.scores, expected.scores, atol=1e-5)
     # The file alone (config and classes stored inside) is enough.
-    from dformer_seg.deploy.runtime import OnnxSegmentor
+    from dformer_seg.deploy import OnnxSegmentor
     standalone = OnnxSegmentor(onnx_path)
     assert standalone.dataset_meta['classes'] == CLASSES and standalone.test_cfg['mode'] == 'slide'
     with pytest.raises(ValueError, match='exported for 64x64 inputs, got 32x32'):

@@ -47,16 +47,17 @@ def default_shape(cfg):
 
 def export(args):
     cfg = cli.setup(args)
-    from dformer_seg.apis import init_model
-    from dformer_seg.deploy import DEFAULT_OPSET, check_shape, depth_channels_of, export_onnx
+    from dformer_seg.apis import depth_channels, init_model
+    from dformer_seg.deploy import DEFAULT_OPSET, check_shape, export_onnx
 
     shape = check_shape(args.shape or default_shape(cfg))
+    channels = depth_channels(cfg)
     model = init_model(cfg, args.checkpoint)
-    report = export_onnx(model, args.out, shape, depth_channels=depth_channels_of(cfg), output=args.output,
+    report = export_onnx(model, args.out, shape, depth_channels=channels, output=args.output,
                          opset=args.opset or DEFAULT_OPSET, dynamic_shape=args.dynamic_shape, verify=args.verify,
                          seed=args.seed)
     print(f'wrote {args.out} ({os.path.getsize(args.out) / 2 ** 20:.1f} MiB): inputs rgb (1, 3, {shape[0]}, '
-          f'{shape[1]}), depth (1, {depth_channels_of(cfg)}, {shape[0]}, {shape[1]}); output {args.output}')
+          f'{shape[1]}), depth (1, {channels}, {shape[0]}, {shape[1]}); output {args.output}')
     if report is not None:
         print(f'verified: {report.summary()}')
     return report
