@@ -12,6 +12,7 @@ from .. import datasets as _datasets, models as _models  # noqa: F401  (register
 from ..config import Config, ConfigError, check_top_level_keys
 from ..datasets.collate import collate_samples
 from ..datasets.errors import DataError
+from ..datasets.io import READ_UNCHANGED, read_depth_file
 from ..datasets.metainfo import stored_dataset_meta, dataset_meta
 from ..datasets.pipelines import Compose
 from ..registry import SEGMENTORS
@@ -161,6 +162,40 @@ def _warn_missing_depth_once(pipeline):
                    f'config\'s LoadDepthFromFile; expect lower accuracy ({MISSING_DEPTH_EFFECT}; see docs/data.md)')
 
 
+def _unchanged(item, what):
+    """The input as stored (a file decoded with its own channel count and bit depth)."""
+    if isinstance(item, np.ndarray):
+        return item
+    return read_depth_file(os.fspath(item), READ_UNCHANGED, what)
+
+
+def _is_colour(image):
+    """Three or more channels that are not copies of one (a grayscale map saved as colour is not colour)."""
+    if image.ndim != 3 or image.shape[2] < 3:
+        return False
+    return not (np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
+
+
+def _name(item, what):
+    return f'{what} {os.fspath(item)}' if not isinstance(item, np.ndarray) else f'{what} array {item.shape}'
+
+
+def _check_not_swapped(rgb, depth, depth_loader):
+    """Refuse a colour image given as single-channel depth, naming a swap when the rgb input is no colour image
+    (a depth map read as RGB has one channel, or three identical ones)."""
+    if depth is None or depth_loader is None or depth_loader.color_type != 'grayscale':
+        return
+    if not _is_colour(_unchanged(depth, 'depth')):
+        return
+    if not _is_colour(_unchanged(rgb, 'image')):
+        raise DataError(f'rgb and depth look swapped: {_name(depth, "depth")} is a colour image and '
+                        f'{_name(rgb, "rgb")} has a single channel (or three identical ones); pass the colour '
+                        f'image as rgb and the depth map as depth')
+    raise DataError(f'{_name(depth, "depth")} is a colour image (3 different channels), but the test pipeline reads '
+                    f'depth as one channel: pass the depth map (a 3-channel modality such as HHA needs '
+                    f'LoadDepthFromFile(color_type="color"))')
+
+
 def _start_results(index, rgb, depth, color_order):
     results = dict(img_path=None, depth_path=None, seg_map_path=None, sample_idx=index, img_fields=[],
                    seg_fields=[])
@@ -213,8 +248,10 @@ def inference_model(model, rgb, depth=None, return_scores=False, color_order=Non
         _warn_missing_depth_once(pipeline)
     model.eval()
     results = []
+    depth_loader = pipeline.find('LoadDepthFromFile')
     for index, (one_rgb, one_depth) in enumerate(zip(rgb_list, depth_list)):
         try:
+            _check_not_swapped(one_rgb, one_depth, depth_loader)
             packed = pipeline(_start_results(index, one_rgb, one_depth, color_order))
         except DataError as exc:
             where = f' (list item {index}, counting from 0)' if batched else ''
