@@ -115,6 +115,14 @@ def test_parse_value():
     assert parse_value('[1,[2,3]]') == [1, [2, 3]]
 
 
+def test_parse_value_lists_of_bare_words_as_mmengine():
+    # Before: '[mIOU]' stayed the string '[mIOU]'.
+    assert parse_value('[mIOU]') == ['mIOU'] and parse_value('[mIoU,mDice]') == ['mIoU', 'mDice']
+    assert parse_value('(a,b)') == ('a', 'b') and parse_value('a,b') == ['a', 'b'] and parse_value('0,1') == [0, 1]
+    assert parse_value('[(a,b),(c,1)]') == [('a', 'b'), ('c', 1)] and parse_value('[x,[y,none]]') == ['x', ['y', None]]
+    assert parse_value('[]') == [] and parse_value('(8,8)') == (8, 8) and parse_value('1e-4') == 1e-4
+
+
 def test_dump_reloads_equal(three_levels, tmp_path):
     cfg = Config.fromfile(three_levels)
     text = cfg.pretty_text
