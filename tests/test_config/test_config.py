@@ -67,8 +67,21 @@ def test_duplicate_key_in_sibling_bases(tmp_path):
     write(tmp_path, 'a.py', 'lr = 1\n')
     write(tmp_path, 'b.py', 'lr = 2\n')
     child = write(tmp_path, 'c.py', "_base_ = ['a.py', 'b.py']\n")
-    with pytest.raises(ConfigError, match="'lr' is defined in two _base_ files"):
+    with pytest.raises(ConfigError, match=r"c\.py: lr is set in two _base_ files, .*a\.py and .*b\.py"):
         Config.fromfile(child)
+
+
+def test_sibling_bases_merge_their_dicts_but_not_one_setting(tmp_path):
+    write(tmp_path, 'model.py', "model = dict(type='M', head=dict(classes=3))\n")
+    write(tmp_path, 'recipe.py', "model = dict(test_cfg=dict(mode='slide'))\nseed = 0\n")
+    child = write(tmp_path, 'c.py', "_base_ = ['model.py', 'recipe.py']\nmodel = dict(head=dict(classes=4))\n")
+    cfg = Config.fromfile(child)
+    assert cfg.model == dict(type='M', head=dict(classes=4), test_cfg=dict(mode='slide')) and cfg.seed == 0
+    write(tmp_path, 'other.py', "model = dict(head=dict(classes=5))\n")
+    clash = write(tmp_path, 'd.py', "_base_ = ['model.py', 'other.py']\n")
+    with pytest.raises(ConfigError, match=r'model\.head\.classes is set in two _base_ files, .*model\.py and '
+                                          r'.*other\.py'):
+        Config.fromfile(clash)
 
 
 def test_missing_base_and_circular(tmp_path):
