@@ -54,6 +54,7 @@ class DeviceError(RuntimeError):
 JITTOR_SILENT_ENV = 'log_silent'
 
 _state = {}
+_selected = []  # the device use_device() last switched Jittor to
 _import_guard = {}  # what before_jittor_import() did, for the report of a later setup()
 
 
@@ -236,8 +237,9 @@ def _adopt_loaded_jittor(device):
 def setup(device=None, jittor_log=True):
     """Prepare Jittor for ``device`` ('auto' | 'cpu' | 'cuda'; default ``$DFORMER_SEG_DEVICE`` or auto).
 
-    Idempotent: later calls return the same state (and switch ``jt.flags.use_cuda``
-    when Jittor is loaded). Returns a dict with ``device``, ``reason`` and ``onednn``.
+    Idempotent: later calls return the same state; once Jittor is loaded a call with a
+    ``device`` switches ``jt.flags.use_cuda`` to it, a call without one keeps the device
+    chosen before. Returns a dict with ``device``, ``reason`` and ``onednn``.
     ``jittor_log=False`` imports Jittor now without its start-up lines (paths, compiler,
     cache; Jittor's warnings after the import stay visible), as the tools do unless
     ``--debug`` is given.
@@ -246,7 +248,7 @@ def setup(device=None, jittor_log=True):
     state = prepare_environment(device)
     if not jittor_log:
         import_jittor_quietly()
-    if 'jittor' in sys.modules:
+    if 'jittor' in sys.modules and (device or not _selected):
         use_device(device or os.environ.get(DEVICE_ENV) or 'auto')
     if first:
         logger.info(describe())
@@ -284,4 +286,5 @@ def use_device(device):
         raise DeviceError(f'CUDA was requested but this process runs Jittor without CUDA ({describe()})')
     jt.flags.use_cuda = int(device == 'cuda' or (device == 'auto' and state['device'] == 'cuda'
                                                   and jt.has_cuda))
-    return 'cuda' if jt.flags.use_cuda else 'cpu'
+    _selected[:] = ['cuda' if jt.flags.use_cuda else 'cpu']
+    return _selected[0]

@@ -16,14 +16,14 @@ from ..datasets.io import READ_UNCHANGED, read_depth_file
 from ..datasets.metainfo import stored_dataset_meta, dataset_meta
 from ..datasets.pipelines import Compose
 from ..registry import SEGMENTORS
-from ..runtime import setup, use_device
+from ..runtime import setup
 from ..utils.checkpoint import load_state_dict, read_checkpoint
 from ..utils.numerics import check_finite_scores
 
 logger = logging.getLogger('dformer_seg')
 
 
-def init_model(config, checkpoint=None, device='auto', strict=True):
+def init_model(config, checkpoint=None, device=None, strict=True):
     """Build the segmentor of ``config`` in eval mode and load ``checkpoint``.
 
     Args:
@@ -32,7 +32,8 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
             segmentor; None keeps the initial weights. An ``.onnx`` file exported by
             ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.OnnxSegmentor`
             (ONNX Runtime; needs ``requirements/deploy.txt``) that works with :func:`inference_model`.
-        device: 'auto' | 'cpu' | 'cuda'.
+        device: 'auto' | 'cpu' | 'cuda'; None keeps the device that :func:`dformer_seg.runtime.setup`
+            chose (``$DFORMER_SEG_DEVICE``, else auto, unless a tool or an earlier call chose one).
         strict: refuse a checkpoint whose keys or shapes differ from the model
             (the error lists the offending keys).
 
@@ -52,8 +53,7 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
         # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
         from ..deploy.onnx_session import OnnxSegmentor
         return OnnxSegmentor(os.fspath(checkpoint), config)
-    setup()
-    use_device(device)
+    setup(device)
 
     model_cfg = copy.deepcopy(config.to_dict()['model'])
     # Inference never starts from ImageNet-pretrained or init_cfg files: only ``checkpoint`` counts.
