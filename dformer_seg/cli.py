@@ -88,12 +88,12 @@ def default_work_dir(config_path):
     return os.path.join('work_dirs', os.path.splitext(os.path.basename(config_path))[0])
 
 
-def load_config(args):
+def load_config(args, import_custom_modules=True):
     """The config of ``args.config`` with ``--cfg-options`` applied and (when the tool has ``--work-dir``) the
     work dir resolved. A top-level key close to a known one (``trian_dataloader``) is a ConfigError; other
     new keys get one warning (see :mod:`dformer_seg.config.keys`)."""
     from .config import Config, check_option_keys, check_top_level_keys
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(args.config, import_custom_modules=import_custom_modules)
     check_top_level_keys(cfg)
     check_option_keys(args.cfg_options, cfg)
     cfg.merge_from_dict(args.cfg_options)
@@ -111,11 +111,14 @@ def choose_device(args, cfg=None):
 def setup(args):
     """Start a tool's work: load the config (when the tool has one; None otherwise), show the toolbox's
     messages on stderr, and, when the tool runs Jittor, set Jittor up on the device of
-    :func:`choose_device`, its start-up log shown only with ``--debug``. Returns the config."""
-    cfg = load_config(args) if getattr(args, 'config', None) else None
+    :func:`choose_device`, its start-up log shown only with ``--debug``; then import the config's
+    ``custom_imports`` (which may import Jittor). Returns the config."""
+    cfg = load_config(args, import_custom_modules=False) if getattr(args, 'config', None) else None
     ensure_console_handler()
     if hasattr(args, 'device'):
         runtime.setup(choose_device(args, cfg), jittor_log=debug_requested(getattr(args, 'debug', False)))
+    if cfg is not None:
+        cfg.import_custom_modules()
     return cfg
 
 

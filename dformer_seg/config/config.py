@@ -224,9 +224,16 @@ class Config:
         filename = osp.abspath(osp.expanduser(str(filename)))
         cfg_dict, text = Config._file_to_dict(filename, chain=())
         cfg_dict = _strip_delete_keys(cfg_dict)
-        if import_custom_modules and cfg_dict.get('custom_imports'):
-            _import_custom_modules(cfg_dict['custom_imports'], filename)
-        return Config(cfg_dict, filename=filename, text=text)
+        cfg = Config(cfg_dict, filename=filename, text=text)
+        if import_custom_modules:
+            cfg.import_custom_modules()
+        return cfg
+
+    def import_custom_modules(self):
+        """Import the modules of ``custom_imports`` (``fromfile`` does, unless told not to: the tools load a
+        config first, set Jittor up on its device, then import the user's modules, which may import Jittor)."""
+        if self.get('custom_imports'):
+            _import_custom_modules(self.to_dict()['custom_imports'], self.filename)
 
     @staticmethod
     def _file_to_dict(filename, chain):

@@ -117,3 +117,22 @@ def test_predicts_label_maps(tmp_path):
     # nmf_seed makes evaluation deterministic: the same input gives the same labels.
     again = model(dict(img=img, depth=depth, img_metas=[meta]), mode='predict')
     np.testing.assert_array_equal(pred[0], again[0])
+
+
+def test_dataset_meta_is_resolved_in_one_place():
+    # datasets.metainfo.dataset_meta serves init_model, the ONNX Runtime model and the Runner alike.
+    from types import SimpleNamespace
+
+    from dformer_seg.datasets import NYU_DEPTH_V2_CLASSES, label_palette
+    from dformer_seg.datasets.metainfo import dataset_meta, stored_dataset_meta
+    nyu = dataset_meta(dict(type='NYUDepthV2Dataset', data_root='nowhere'))  # from the class, nothing built
+    assert nyu == dict(classes=list(NYU_DEPTH_V2_CLASSES), palette=label_palette(40))
+    own = dict(classes=['a', 'b'], palette=[[1, 2, 3], [4, 5, 6]])
+    assert dataset_meta(dict(batch_size=1, dataset=own)) == dict(classes=['a', 'b'], palette=[(1, 2, 3), (4, 5, 6)])
+    built = SimpleNamespace(dataset=SimpleNamespace(metainfo=dict(classes=('x',), palette=[(7, 8, 9)])))
+    assert dataset_meta(built) == dict(classes=['x'], palette=[(7, 8, 9)])
+    cfg = Config(dict(model=dict(), val_dataloader=dict(dataset=own)))  # no test loader: the val loader's
+    assert dataset_meta(cfg)['classes'] == ['a', 'b'] and dataset_meta(Config(dict(model=dict()))) == {}
+    assert stored_dataset_meta(dict(CLASSES=['a'])) == dict(classes=['a'], palette=label_palette(1))
+    assert stored_dataset_meta(dict(dataset_meta=own))['palette'] == [(1, 2, 3), (4, 5, 6)]
+    assert stored_dataset_meta({}) == {}

@@ -168,6 +168,10 @@ def test_custom_imports(tmp_path, monkeypatch):
     broken = write(tmp_path, 'broken.py', "custom_imports = dict(imports=['no_such_module_xyz'])\n")
     with pytest.raises(ConfigError, match="could not import 'no_such_module_xyz'"):
         Config.fromfile(broken)
+    # The tools load first and import once Jittor is set up on the config's device.
+    deferred = Config.fromfile(broken, import_custom_modules=False)
+    with pytest.raises(ConfigError, match="could not import 'no_such_module_xyz'"):
+        deferred.import_custom_modules()
 
 
 def test_print_config_tool(three_levels):
