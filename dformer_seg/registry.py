@@ -12,11 +12,53 @@ Each registry knows the package(s) whose import registers its built-in
 entries (``locations``) and imports them on first use, so
 ``BACKBONES.build(dict(type='DFormer', arch='tiny'))`` works in a fresh
 interpreter without importing ``dformer_seg.models`` first.
+
+A config that names an unregistered type, an argument the component does not
+take or a value its constructor refuses (``ValueError``) is a user error: the
+message names the registry, the component type and the argument (with the
+closest names), and the tools print it as one line.
 """
 import copy
 import difflib
 import importlib
 import inspect
+
+from .config import ConfigError
+
+
+class UnknownTypeError(ConfigError, KeyError):
+    """A config's ``type`` is not registered (also a KeyError, for a caller that looks types up)."""
+
+    __str__ = ConfigError.__str__  # not KeyError's quoted form
+
+
+class ComponentConfigError(ConfigError, TypeError, ValueError):
+    """A component refused the arguments of its config: an unknown or missing argument (also a TypeError,
+    as Python's own call error), or a value its constructor refused (also a ValueError)."""
+
+
+def accepted_arguments(obj_cls):
+    """``(names, required)``: the keyword arguments a class (its ``__init__``, following ``**kwargs`` to the
+    base classes' ``__init__``) or function accepts, names None when any name goes; ``required`` are the
+    ones without a default in its own signature."""
+    if inspect.isclass(obj_cls):
+        functions = [vars(k)['__init__'] for k in obj_cls.__mro__ if '__init__' in vars(k) and k is not object]
+        skip = 1  # self
+    else:
+        functions, skip = [obj_cls], 0
+    names, required = set(), set()
+    for depth, function in enumerate(functions):
+        try:
+            parameters = list(inspect.signature(function).parameters.values())[skip:]
+        except (TypeError, ValueError):  # a builtin without a signature
+            return None, required
+        keywords = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        names.update(p.name for p in keywords)
+        if depth == 0:
+            required = {p.name for p in keywords if p.default is p.empty}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            return names, required
+    return None, required  # **kwargs all the way up: anything may be read from them
 
 
 class Registry:
@@ -84,15 +126,30 @@ class Registry:
         close = difflib.get_close_matches(type_name, list(self._module_dict), n=3, cutoff=0.5)
         hint = f' Did you mean: {", ".join(close)}?' if close else ''
         known = ', '.join(sorted(self._module_dict)) or '(empty)'
-        return KeyError(f"'{type_name}' is not registered in registry {self.name}.{hint} "
-                        f'Registered: {known}')
+        return UnknownTypeError(f"'{type_name}' is not registered in registry {self.name}.{hint} "
+                                f'Registered: {known}')
+
+    def _check_arguments(self, obj_cls, args):
+        names, required = accepted_arguments(obj_cls)
+        what = f'{self.name} {getattr(obj_cls, "__name__", obj_cls)}'
+        if names is not None:
+            for key in args:
+                if key not in names:
+                    close = difflib.get_close_matches(key, sorted(names), n=3, cutoff=0.6)
+                    hint = (f'; did you mean {" or ".join(repr(k) for k in close)}?' if close
+                            else f' (it takes {", ".join(sorted(names)) or "no arguments"})')
+                    raise ComponentConfigError(f'{what} has no argument {key!r}{hint}')
+        missing = sorted(required - set(args))
+        if missing:
+            raise ComponentConfigError(f'{what} needs the argument(s) {", ".join(missing)}')
 
     def build(self, cfg, **default_args):
         """Build ``cfg['type']`` with the remaining keys as keyword arguments.
 
         ``cfg`` is deep-copied first, so the caller's config is never changed.
         ``type`` may be a registered name or a class. ``default_args`` fill in
-        keys the config does not set.
+        keys the config does not set. Raises :class:`UnknownTypeError` or
+        :class:`ComponentConfigError` for a config the component cannot take.
         """
         if not isinstance(cfg, dict):
             raise TypeError(f'{self.name}.build expects a dict config, got {type(cfg).__name__}: {cfg!r}')
@@ -110,10 +167,13 @@ class Registry:
             obj_cls = obj_type
         else:
             raise TypeError(f'"type" in a {self.name} config must be a str or a class, got {obj_type!r}')
+        self._check_arguments(obj_cls, args)
         try:
             return obj_cls(**args)
-        except TypeError as exc:
-            raise TypeError(f'{self.name}: building {getattr(obj_cls, "__name__", obj_cls)} failed: {exc}') from exc
+        except ValueError as exc:
+            if type(exc) is not ValueError:  # a ComponentConfigError of a part, a DataError, ...
+                raise
+            raise ComponentConfigError(f'{self.name} {getattr(obj_cls, "__name__", obj_cls)}: {exc}') from exc
 
 
 _MODELS = ('dformer_seg.models',)

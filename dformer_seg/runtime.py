@@ -46,7 +46,15 @@ ONEDNN_INSTALL_HINT = 'sudo apt-get install libdnnl-dev'
 
 logger = logging.getLogger('dformer_seg')
 
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used here (CUDA asked for on a machine without it, an unknown name)."""
+
+# Jittor's own flag (also an environment variable): no info or warning lines from Jittor while it is set.
+JITTOR_SILENT_ENV = 'log_silent'
+
 _state = {}
+_selected = []  # the device use_device() last switched Jittor to
 _import_guard = {}  # what before_jittor_import() did, for the report of a later setup()
 
 
@@ -159,18 +167,17 @@ def prepare_environment(device=None):
     """Set Jittor's environment variables for ``device`` before Jittor is imported.
 
     Idempotent; returns a dict with ``device`` ('cpu' or 'cuda') and ``onednn``.
-    Raises ValueError for an unknown device and RuntimeError when CUDA is
-    requested but unusable, or when Jittor was already imported with a
-    conflicting setting.
+    Raises :class:`DeviceError` (a RuntimeError) for an unknown device, when CUDA
+    is requested but unusable, or when Jittor was already set up for another device.
     """
     device = (device or os.environ.get(DEVICE_ENV) or 'auto').lower()
     if device not in VALID_DEVICES:
-        raise ValueError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)} '
-                         f'(from --device or ${DEVICE_ENV})')
+        raise DeviceError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)} '
+                          f'(from --device or ${DEVICE_ENV})')
     if _state:
-        if device != 'auto' and device != _state['device']:
-            raise RuntimeError(f'the Jittor runtime was already set up for {_state["device"]}; '
-                               f'cannot switch to {device} in the same process')
+        if device == 'cuda' and _state['device'] == 'cpu':  # a CUDA Jittor also runs on the CPU, not the reverse
+            raise DeviceError(f'the Jittor runtime was already set up for the CPU; '
+                              f'cannot switch to {device} in the same process')
         return dict(_state)
     if 'jittor' in sys.modules:
         return _adopt_loaded_jittor(device)
@@ -183,7 +190,7 @@ def prepare_environment(device=None):
     else:
         usable, reason = cuda_status()
         if device == 'cuda' and not usable:
-            raise RuntimeError(f'--device cuda was requested but CUDA is not usable: {reason}')
+            raise DeviceError(f'--device cuda was requested but CUDA is not usable: {reason}')
         chosen = 'cuda' if usable else 'cpu'
     if chosen == 'cpu':
         os.environ['nvcc_path'] = ''
@@ -205,8 +212,8 @@ def _adopt_loaded_jittor(device):
     from jittor import compile_extern
     if device == 'cuda' and not jt.has_cuda:
         if 'cpu_reason' in _import_guard:
-            raise RuntimeError(f'--device cuda was requested but CUDA is not usable: {_import_guard["cpu_reason"]}')
-        raise RuntimeError('--device cuda was requested, but the loaded Jittor has no CUDA (it was imported '
+            raise DeviceError(f'--device cuda was requested but CUDA is not usable: {_import_guard["cpu_reason"]}')
+        raise DeviceError('--device cuda was requested, but the loaded Jittor has no CUDA (it was imported '
                            'before dformer_seg.runtime.setup(); check nvcc_path and the CUDA runtime)')
     if compile_extern.mkl_ops is not None:
         onednn = 'oneDNN active (loaded by Jittor)'
@@ -227,19 +234,39 @@ def _adopt_loaded_jittor(device):
     return dict(_state)
 
 
-def setup(device=None):
+def setup(device=None, jittor_log=True):
     """Prepare Jittor for ``device`` ('auto' | 'cpu' | 'cuda'; default ``$DFORMER_SEG_DEVICE`` or auto).
 
-    Idempotent: later calls return the same state (and switch ``jt.flags.use_cuda``
-    when Jittor is loaded). Returns a dict with ``device``, ``reason`` and ``onednn``.
+    Idempotent: later calls return the same state; once Jittor is loaded a call with a
+    ``device`` switches ``jt.flags.use_cuda`` to it, a call without one keeps the device
+    chosen before. Returns a dict with ``device``, ``reason`` and ``onednn``.
+    ``jittor_log=False`` imports Jittor now without its start-up lines (paths, compiler,
+    cache; Jittor's warnings after the import stay visible), as the tools do unless
+    ``--debug`` is given.
     """
     first = not _state
     state = prepare_environment(device)
-    if 'jittor' in sys.modules:
+    if not jittor_log:
+        import_jittor_quietly()
+    if 'jittor' in sys.modules and (device or not _selected):
         use_device(device or os.environ.get(DEVICE_ENV) or 'auto')
     if first:
         logger.info(describe())
     return state
+
+
+def import_jittor_quietly():
+    """Import Jittor with its info and warning lines off during the import (unless the user set Jittor's
+    ``log_silent`` flag), on again afterwards."""
+    if 'jittor' in sys.modules or JITTOR_SILENT_ENV in os.environ:
+        return
+    os.environ[JITTOR_SILENT_ENV] = '1'
+    try:
+        import jittor as jt
+    finally:
+        del os.environ[JITTOR_SILENT_ENV]
+    jt.flags.log_silent = 0
+    jt.LOG.log_silent = 0  # the Python side of the same switch, read once when Jittor is imported
 
 
 def describe():
@@ -254,9 +281,10 @@ def use_device(device):
     state = prepare_environment()
     device = (device or 'auto').lower()
     if device not in VALID_DEVICES:
-        raise ValueError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)}')
+        raise DeviceError(f'unknown device {device!r}; choose one of {", ".join(VALID_DEVICES)}')
     if device == 'cuda' and not jt.has_cuda:
-        raise RuntimeError(f'CUDA was requested but this process runs Jittor without CUDA ({describe()})')
+        raise DeviceError(f'CUDA was requested but this process runs Jittor without CUDA ({describe()})')
     jt.flags.use_cuda = int(device == 'cuda' or (device == 'auto' and state['device'] == 'cuda'
                                                   and jt.has_cuda))
-    return 'cuda' if jt.flags.use_cuda else 'cpu'
+    _selected[:] = ['cuda' if jt.flags.use_cuda else 'cpu']
+    return _selected[0]

@@ -1,6 +1,7 @@
 import pytest
 
-from dformer_seg.registry import Registry
+from dformer_seg.config import ConfigError
+from dformer_seg.registry import ComponentConfigError, Registry, UnknownTypeError
 
 
 def make_registry():
@@ -48,6 +49,8 @@ def test_unknown_type_names_registry_and_close_matches():
         registry.build(dict(type='Buton'))
     message = str(info.value)
     assert 'widget' in message and 'Did you mean: Button' in message
+    # A user error (one line in the tools), printed without KeyError's quotes.
+    assert isinstance(info.value, (UnknownTypeError, ConfigError)) and message.startswith("'Buton' is not registered")
 
 
 def test_bad_configs():
@@ -56,8 +59,41 @@ def test_bad_configs():
         registry.build(dict(size=1))
     with pytest.raises(TypeError, match='expects a dict'):
         registry.build('Button')
-    with pytest.raises(TypeError, match='building Button failed'):
+    with pytest.raises(ComponentConfigError, match=r"^widget Button has no argument 'weight' \(it takes color, size\)$"):
         registry.build(dict(type='Button', weight=3))
+
+
+def test_argument_errors_name_the_component_and_the_closest_argument():
+    registry = Registry('widget')
+
+    @registry.register_module()
+    class Base:
+        def __init__(self, num_classes, channels=4):
+            if channels < 1:
+                raise ValueError(f'channels must be >= 1, got {channels}')
+
+    @registry.register_module()
+    class Derived(Base):  # its **kwargs go to Base
+        def __init__(self, depth=2, **kwargs):
+            super().__init__(**kwargs)
+
+    @registry.register_module()
+    class Outer:
+        def __init__(self, inner):
+            registry.build(inner)
+
+    with pytest.raises(ConfigError, match=r"^widget Derived has no argument 'num_clases'; did you mean 'num_classes'"):
+        registry.build(dict(type='Derived', num_clases=3))
+    with pytest.raises(TypeError, match=r'^widget Base needs the argument\(s\) num_classes$'):
+        registry.build(dict(type='Base'))
+    # A value the constructor refuses (a plain ValueError) is a config error naming the component.
+    with pytest.raises(ConfigError, match=r'^widget Derived: channels must be >= 1, got 0$') as info:
+        registry.build(dict(type='Derived', num_classes=3, channels=0))
+    assert isinstance(info.value, ValueError)
+    # The error of a part is raised as it is, not wrapped again by each enclosing component.
+    with pytest.raises(ConfigError, match=r"^widget Base has no argument 'colour'"):
+        registry.build(dict(type='Outer', inner=dict(type='Base', num_classes=1, colour=2)))
+    assert isinstance(registry.build(dict(type='Derived', num_classes=3, depth=1)), Derived)
 
 
 def test_registries_import_their_modules_in_a_fresh_interpreter():

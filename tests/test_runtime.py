@@ -129,12 +129,19 @@ def test_import_has_no_side_effects(tmp_path):
     assert result.stderr == ''
 
 
-def test_setup_reports_device_and_onednn_through_the_tools_logger():
-    code = 'from dformer_seg import cli; cli.prepare([])'
-    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert 'dformer_seg: device=' in result.stderr and 'oneDNN' in result.stderr
+def test_tool_setup_reports_device_and_onednn_and_quiets_jittors_start_up_lines():
+    code = ('import sys; from dformer_seg import cli\n'
+            "args = cli.default_parser('t', config=False).parse_args(sys.argv[1:])\n"
+            'cli.setup(args)\n'
+            'import jittor as jt\n'
+            "jt.LOG.w('a warning after the start-up')\n")
+    for argv, shows_start_up in (([], False), (['--debug'], True)):
+        result = subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True,
+                                env=dict(os.environ, PYTHONPATH=REPO), timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert 'dformer_seg: device=' in result.stderr and 'oneDNN' in result.stderr
+        assert ('cache_path:' in result.stderr) == shows_start_up, result.stderr  # one of Jittor's [i ...] lines
+        assert 'a warning after the start-up' in result.stderr  # Jittor's warnings stay visible
 
 
 def test_jittor_imports_on_this_machine():

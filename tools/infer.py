@@ -3,6 +3,7 @@
     python tools/infer.py CONFIG CHECKPOINT --rgb PATH_OR_DIR [--depth PATH_OR_DIR] --out DIR
                           [--overlay] [--legend] [--opacity 0.5] [--tta] [--save-scores]
                           [--cfg-options k=v ...] [--device auto|cpu|cuda] [--backend jittor|onnxruntime]
+                          [--debug]
 
 CHECKPOINT may be an .onnx file exported by tools/deployment/export_onnx.py (with
 ``--backend onnxruntime``, the default for .onnx files): ONNX Runtime then computes
@@ -24,7 +25,6 @@ A pair that cannot be read (missing or corrupt file, depth and RGB of
 different sizes) is reported and skipped; the exit status is 1 when any pair
 failed.
 """
-import argparse
 import os
 import sys
 
@@ -34,16 +34,12 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
 
-class InputError(Exception):
-    """The --rgb/--depth arguments do not name usable files."""
+class InputError(cli.ToolError):
+    """The --rgb/--depth/--out arguments do not name usable files."""
 
 
 def parse_args(argv=None):
-    from dformer_seg.config import DictAction
-
-    parser = argparse.ArgumentParser(description='Segment RGB-D images (a pair of files or two folders)')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
+    parser = cli.default_parser(__doc__, checkpoint=True)
     parser.add_argument('--rgb', required=True, help='an RGB image file or a folder of them')
     parser.add_argument('--depth', help='the depth file, or the folder of depth files (none: run without depth)')
     parser.add_argument('--out', required=True, help='output folder')
@@ -53,9 +49,6 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
     parser.add_argument('--save-scores', action='store_true',
                         help='also save the class probabilities as .npy (DIR/scores)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config entries, e.g. model.test_cfg.mode=whole')
-    cli.add_device_argument(parser)
     parser.add_argument('--backend', choices=('jittor', 'onnxruntime'),
                         help='jittor (checkpoints) or onnxruntime (an exported .onnx); default: from the file')
     args = parser.parse_args(argv)
@@ -158,20 +151,19 @@ def save_outputs(result, stem, rgb_path, out_dir, model, args):
 
 
 def run(args):
-    """Segment every pair; returns the list of ``(rgb_path, error message)`` that failed."""
+    """Segment every pair; a pair that fails is reported and skipped, and the run then ends with an
+    :class:`InputError` listing them."""
     from tqdm import tqdm
-
-    from dformer_seg.apis import enable_tta, inference_model, init_model
-    from dformer_seg.config import Config
-    from dformer_seg.datasets import DataError
 
     check_out_dir(args)
     pairs, rgb_alone, depth_alone = find_pairs(args.rgb, args.depth)
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = cli.setup(args)
     if args.tta and not cfg.get('tta_cfg'):
         raise InputError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
-    model = init_model(cfg, args.checkpoint, device=args.device or cfg.get('device') or 'auto')
+    from dformer_seg.apis import enable_tta, inference_model, init_model
+    from dformer_seg.datasets import DataError
+
+    model = init_model(cfg, args.checkpoint)
     if args.tta:
         enable_tta(model)
 
@@ -190,20 +182,12 @@ def run(args):
         save_outputs(result, stem, rgb_path, args.out, model, args)
     print(f'segmented {len(pairs) - len(failures)} of {len(pairs)} pair(s) into {args.out}'
           + (f'; {len(failures)} failed' if failures else ''))
-    return failures
+    if failures:
+        raise InputError(f'{len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))
 
 
 def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
-    try:
-        failures = run(args)
-    except (InputError,) + cli.user_error_types() as exc:
-        if cli.debug_requested():
-            raise
-        sys.exit(f'error: {exc}')
-    if failures:
-        sys.exit(f'error: {len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -14,7 +14,6 @@ the confusion matrices are summed (the metrics equal a single-process run's); on
 rank 0 writes the log, and each process writes the --out/--show-dir files of its shard.
 Errors in the input print one ``error: ...`` line (exit status 1); --debug shows the traceback.
 """
-import argparse
 import os
 import sys
 
@@ -23,9 +22,7 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
-    cli.add_config_arguments(parser)
-    parser.add_argument('checkpoint', help='checkpoint file (.pkl from tools/train.py, or an official .pth)')
+    parser = cli.default_parser(__doc__, checkpoint=True, work_dir=True)
     parser.add_argument('--out', help='folder for label PNGs; with --format-only, the results .json file')
     parser.add_argument('--show-dir', help='folder for colour overlays of the predictions')
     parser.add_argument('--opacity', type=float, default=0.5, help='overlay opacity (0..1)')
@@ -33,8 +30,6 @@ def parse_args(argv=None):
                         help='only export predictions as RLE records to --out (no labels needed)')
     parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
     parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
-    cli.add_device_argument(parser)
-    cli.add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.format_only and not (args.out and args.out.endswith('.json')):
         parser.error('--format-only needs --out FILE.json')
@@ -53,16 +48,13 @@ def check_outputs(args):
 
 
 def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
-    with cli.report_user_errors(args.debug):
-        return evaluate(args)
+    return cli.main(evaluate, parse_args(argv))
 
 
 def evaluate(args):
     from dformer_seg.config import ConfigError
     check_outputs(args)
-    cfg = cli.load_config(args)
+    cfg = cli.setup(args)
     if 'test_dataloader' not in cfg:
         raise ConfigError(f'{args.config} has no test_dataloader')
     cfg.model.pretrained = None  # the checkpoint holds every weight; no ImageNet file is read
@@ -80,8 +72,6 @@ def evaluate(args):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='SegOutputHook', opacity=args.opacity, **{k: v for k, v in outputs.items() if v})]
 
-    from dformer_seg.runtime import use_device
-    use_device(args.device or cfg.get('device') or 'auto')
     from dformer_seg.engine import Runner
 
     runner = Runner.from_cfg(cfg)

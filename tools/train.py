@@ -7,7 +7,6 @@
 Errors in the input (config, data, checkpoint, work dir) and a diverged run print one
 ``error: ...`` line and exit with status 1; --debug (or DFORMER_SEG_DEBUG=1) shows the traceback.
 """
-import argparse
 import os
 import sys
 
@@ -16,28 +15,22 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a segmentor')
-    cli.add_config_arguments(parser)
+    parser = cli.default_parser(__doc__, work_dir=True)
     parser.add_argument('--resume', nargs='?', const=True, default=None, metavar='CKPT',
                         help='continue training: from CKPT, or without a value from work_dir/last_checkpoint')
     parser.add_argument('--load-from', help='start from these weights (no optimizer state, iteration 0)')
     parser.add_argument('--seed', type=int, help='random seed (default: the config, else random)')
     parser.add_argument('--amp', action='store_true',
                         help="mixed precision (sets the config's amp=True; CUDA only)")
-    cli.add_device_argument(parser)
-    cli.add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
-    with cli.report_user_errors(args.debug):
-        train(args)
+    return cli.main(train, parse_args(argv))
 
 
 def train(args):
-    cfg = cli.load_config(args)
+    cfg = cli.setup(args)
     if args.resume is not None:
         cfg.resume = args.resume
     if args.load_from:
@@ -47,8 +40,6 @@ def train(args):
     if args.amp and not cfg.get('amp'):
         cfg.amp = True  # a config's amp=dict(...) already switches it on, with its settings
 
-    from dformer_seg.runtime import use_device
-    use_device(args.device or cfg.get('device') or 'auto')
     from dformer_seg.engine import Runner
 
     Runner.from_cfg(cfg).train()

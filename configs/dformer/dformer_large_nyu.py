@@ -1,7 +1,4 @@
 # DFormer-Large on NYUDepthv2 (40 classes): the recipe of the official
 # local_configs/NYUDepthv2/DFormer_Large.py.
 _base_ = ['../_base_/models/dformer_large.py', '../_base_/recipes/nyu_depth_v2.py']
-model = dict(
-    decode_head=dict(num_classes=40),
-    # Official evaluation (utils/eval.py --sliding): crop-size windows, stride 2/3 of the crop.
-    test_cfg=dict(mode='slide', crop_size=(480, 640), stride=(320, 426)))
+model = dict(decode_head=dict(num_classes=40))

@@ -9,74 +9,51 @@ import jittor as jt
 import numpy as np
 
 from .. import datasets as _datasets, models as _models  # noqa: F401  (register their classes)
-from ..config import Config
+from ..config import Config, ConfigError, check_top_level_keys
 from ..datasets.collate import collate_samples
 from ..datasets.errors import DataError
-from ..datasets.metainfo import label_palette
+from ..datasets.io import READ_UNCHANGED, read_depth_file
+from ..datasets.metainfo import stored_dataset_meta, dataset_meta
 from ..datasets.pipelines import Compose
-from ..registry import DATASETS, SEGMENTORS
-from ..runtime import setup, use_device
+from ..registry import SEGMENTORS
+from ..runtime import setup
 from ..utils.checkpoint import load_state_dict, read_checkpoint
 from ..utils.numerics import check_finite_scores
 
 logger = logging.getLogger('dformer_seg')
 
 
-def _dataset_meta_from_config(cfg):
-    """Class names / palette of the config's test (or val) dataset: its ``classes`` or its class's CLASSES."""
-    for loader_key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(loader_key)
-        dataset = loader.get('dataset') if isinstance(loader, dict) else None
-        if not isinstance(dataset, dict):
-            continue
-        dataset_cls = DATASETS.get(dataset.get('type')) if isinstance(dataset.get('type'), str) else None
-        classes = dataset.get('classes') or getattr(dataset_cls, 'CLASSES', None)
-        if classes:
-            palette = dataset.get('palette') or getattr(dataset_cls, 'PALETTE', None) or label_palette(len(classes))
-            return dict(classes=list(classes), palette=[tuple(c) for c in palette])
-    return None
-
-
-def _dataset_meta_from_checkpoint(meta):
-    """``classes`` / ``palette`` stored as meta keys (lower or upper case) or under ``dataset_meta``."""
-    if isinstance(meta.get('dataset_meta'), dict):
-        meta = meta['dataset_meta']
-    classes = meta.get('classes') or meta.get('CLASSES')
-    if not classes:
-        return None
-    palette = meta.get('palette') or meta.get('PALETTE')
-    return dict(classes=list(classes), palette=palette) if palette is not None else dict(classes=list(classes))
-
-
-def init_model(config, checkpoint=None, device='auto', strict=True):
+def init_model(config, checkpoint=None, device=None, strict=True):
     """Build the segmentor of ``config`` in eval mode and load ``checkpoint``.
 
     Args:
         config: a config file path or a :class:`Config`.
         checkpoint: official PyTorch ``.pth`` or native ``.pkl`` weights of the whole
             segmentor; None keeps the initial weights. An ``.onnx`` file exported by
-            ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.runtime.OnnxSegmentor`
+            ``tools/deployment/export_onnx.py`` gives a :class:`dformer_seg.deploy.OnnxSegmentor`
             (ONNX Runtime; needs ``requirements/deploy.txt``) that works with :func:`inference_model`.
-        device: 'auto' | 'cpu' | 'cuda'.
+        device: 'auto' | 'cpu' | 'cuda'; None keeps the device that :func:`dformer_seg.runtime.setup`
+            chose (``$DFORMER_SEG_DEVICE``, else auto, unless a tool or an earlier call chose one).
         strict: refuse a checkpoint whose keys or shapes differ from the model
             (the error lists the offending keys).
 
     Returns the model with ``model.cfg`` (the config) and ``model.dataset_meta``
     (``classes`` / ``palette`` from the checkpoint meta or its ``dataset_meta``, else from the config's
-    dataset class, else None).
+    data set, see :func:`dformer_seg.datasets.metainfo.dataset_meta`; else None).
+    A config file is checked as the tools check it (:func:`dformer_seg.config.check_top_level_keys`).
     """
-    if isinstance(config, str):
+    if isinstance(config, (str, os.PathLike)):
         config = Config.fromfile(config)
+        check_top_level_keys(config)
     elif not isinstance(config, Config):
         raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
     if 'model' not in config:
         raise KeyError(f'config {config.filename} has no "model" entry')
     if checkpoint is not None and os.fspath(checkpoint).endswith('.onnx'):
         # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
-        from ..deploy.runtime import OnnxSegmentor
+        from ..deploy.onnx_session import OnnxSegmentor
         return OnnxSegmentor(os.fspath(checkpoint), config)
-    setup()
-    use_device(device)
+    setup(device)
 
     model_cfg = copy.deepcopy(config.to_dict()['model'])
     # Inference never starts from ImageNet-pretrained or init_cfg files: only ``checkpoint`` counts.
@@ -84,13 +61,13 @@ def init_model(config, checkpoint=None, device='auto', strict=True):
     model_cfg.pop('init_cfg', None)
     model = SEGMENTORS.build(model_cfg)
 
-    dataset_meta = None
+    meta = None
     if checkpoint is not None:
         loaded = read_checkpoint(checkpoint)
         load_state_dict(model, loaded['state_dict'], strict=strict)
-        dataset_meta = _dataset_meta_from_checkpoint(loaded.get('meta') or {})
+        meta = stored_dataset_meta(loaded.get('meta') or {})
         logger.info(f'loaded checkpoint {checkpoint}')
-    model.dataset_meta = dataset_meta or _dataset_meta_from_config(config)
+    model.dataset_meta = meta or dataset_meta(config) or None
     model.cfg = config
     model.eval()
     # Jittor initialises parameters lazily; run that now so the first forward is only a forward.
@@ -136,6 +113,15 @@ def inference_pipeline_config(cfg):
     return [dict(t) for t in pipeline if not (isinstance(t, dict) and t.get('type') in LABEL_TRANSFORMS)]
 
 
+def depth_channels(cfg):
+    """The depth channel count of the config's test pipeline (``LoadDepthFromFile.channels``, default 3)."""
+    for transform in inference_pipeline_config(cfg):
+        if transform.get('type') == 'LoadDepthFromFile':
+            return int(transform.get('channels', 3))
+    raise ConfigError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile, so the number of depth '
+                      'channels the model takes is unknown')
+
+
 def enable_tta(model, tta_cfg=None):
     """Switch ``model`` to multi-scale (+ flip) test-time augmentation: ``tta_cfg``
     (``dict(scales=[...], flip=True, size_divisor=None)``), by default the config's ``tta_cfg``."""
@@ -174,6 +160,40 @@ def _warn_missing_depth_once(pipeline):
     value = f' ({loader.missing_value:g} in 0..255 units)' if loader is not None else ''
     logger.warning(f'inference without depth: every depth pixel gets the missing-depth value{value} of the '
                    f'config\'s LoadDepthFromFile; expect lower accuracy ({MISSING_DEPTH_EFFECT}; see docs/data.md)')
+
+
+def _unchanged(item, what):
+    """The input as stored (a file decoded with its own channel count and bit depth)."""
+    if isinstance(item, np.ndarray):
+        return item
+    return read_depth_file(os.fspath(item), READ_UNCHANGED, what)
+
+
+def _is_colour(image):
+    """Three or more channels that are not copies of one (a grayscale map saved as colour is not colour)."""
+    if image.ndim != 3 or image.shape[2] < 3:
+        return False
+    return not (np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
+
+
+def _name(item, what):
+    return f'{what} {os.fspath(item)}' if not isinstance(item, np.ndarray) else f'{what} array {item.shape}'
+
+
+def _check_not_swapped(rgb, depth, depth_loader):
+    """Refuse a colour image given as single-channel depth, naming a swap when the rgb input is no colour image
+    (a depth map read as RGB has one channel, or three identical ones)."""
+    if depth is None or depth_loader is None or depth_loader.color_type != 'grayscale':
+        return
+    if not _is_colour(_unchanged(depth, 'depth')):
+        return
+    if not _is_colour(_unchanged(rgb, 'image')):
+        raise DataError(f'rgb and depth look swapped: {_name(depth, "depth")} is a colour image and '
+                        f'{_name(rgb, "rgb")} has a single channel (or three identical ones); pass the colour '
+                        f'image as rgb and the depth map as depth')
+    raise DataError(f'{_name(depth, "depth")} is a colour image (3 different channels), but the test pipeline reads '
+                    f'depth as one channel: pass the depth map (a 3-channel modality such as HHA needs '
+                    f'LoadDepthFromFile(color_type="color"))')
 
 
 def _start_results(index, rgb, depth, color_order):
@@ -228,8 +248,10 @@ def inference_model(model, rgb, depth=None, return_scores=False, color_order=Non
         _warn_missing_depth_once(pipeline)
     model.eval()
     results = []
+    depth_loader = pipeline.find('LoadDepthFromFile')
     for index, (one_rgb, one_depth) in enumerate(zip(rgb_list, depth_list)):
         try:
+            _check_not_swapped(one_rgb, one_depth, depth_loader)
             packed = pipeline(_start_results(index, one_rgb, one_depth, color_order))
         except DataError as exc:
             where = f' (list item {index}, counting from 0)' if batched else ''

@@ -4,8 +4,10 @@ A config file is a Python module; every top-level name that does not start
 with ``_`` (and is not a module, function or class) becomes a key. Rules:
 
 * ``_base_`` (a path or a list of paths, relative to the file) names configs to
-  inherit. Bases are merged side by side; the same top-level key in two
-  sibling bases is an error. The child is then merged over them.
+  inherit. Bases are merged side by side: their dicts merge (a model base's
+  ``model`` and a recipe's ``model = dict(test_cfg=...)``), but the same
+  setting in two sibling bases is an error, as there is no order between them.
+  The child is then merged over them.
 * Dicts merge recursively; every other value (lists included) replaces.
   ``_delete_=True`` inside a child dict replaces the base dict instead.
 * ``{{_base_.name}}`` (also ``{{_base_.model.backbone}}``, ``{{_base_.train_pipeline.0}}``)
@@ -94,6 +96,23 @@ def _strip_delete_keys(value):
     if isinstance(value, list):
         return [_strip_delete_keys(v) for v in value]
     return value
+
+
+def _merge_sibling(base_dict, merged, owner, base_path, filename, path=()):
+    """Merge one base into the bases merged so far (in place): dicts merge key by key; a setting that two
+    bases both give is a ConfigError naming them (``owner`` records which base gave each setting)."""
+    for key, value in base_dict.items():
+        where = path + (key,)
+        if key not in merged:
+            merged[key] = value
+            owner[where] = base_path
+        elif isinstance(value, dict) and isinstance(merged[key], dict) and DELETE_KEY not in value:
+            merged[key] = dict(merged[key])
+            _merge_sibling(value, merged[key], owner, base_path, filename, where)
+        else:
+            first = next(owner[where[:n]] for n in range(len(where), 0, -1) if where[:n] in owner)
+            raise ConfigError(f'{filename}: {".".join(map(str, where))} is set in two _base_ files, {first} and '
+                              f'{base_path}; a setting may come from one base only')
 
 
 def _base_paths(tree, filename):
@@ -205,9 +224,16 @@ class Config:
         filename = osp.abspath(osp.expanduser(str(filename)))
         cfg_dict, text = Config._file_to_dict(filename, chain=())
         cfg_dict = _strip_delete_keys(cfg_dict)
-        if import_custom_modules and cfg_dict.get('custom_imports'):
-            _import_custom_modules(cfg_dict['custom_imports'], filename)
-        return Config(cfg_dict, filename=filename, text=text)
+        cfg = Config(cfg_dict, filename=filename, text=text)
+        if import_custom_modules:
+            cfg.import_custom_modules()
+        return cfg
+
+    def import_custom_modules(self):
+        """Import the modules of ``custom_imports`` (``fromfile`` does, unless told not to: the tools load a
+        config first, set Jittor up on its device, then import the user's modules, which may import Jittor)."""
+        if self.get('custom_imports'):
+            _import_custom_modules(self.to_dict()['custom_imports'], self.filename)
 
     @staticmethod
     def _file_to_dict(filename, chain):
@@ -232,14 +258,7 @@ class Config:
         for base in bases:
             base_path = osp.abspath(osp.join(osp.dirname(filename), base))
             base_dict, base_text = Config._file_to_dict(base_path, chain + (filename,))
-            duplicated = set(base_dict) & set(merged_bases)
-            if duplicated:
-                key = sorted(duplicated)[0]
-                raise ConfigError(f'{filename}: key {key!r} is defined in two _base_ files, '
-                                  f'{owner[key]} and {base_path}; a key may come from one base only')
-            for key in base_dict:
-                owner[key] = base_path
-            merged_bases.update(base_dict)
+            _merge_sibling(base_dict, merged_bases, owner, base_path, filename)
             texts.append(base_text)
 
         module_name = f'_dformer_seg_cfg_{uuid.uuid4().hex}'

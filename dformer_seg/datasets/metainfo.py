@@ -60,3 +60,59 @@ CITYSCAPES_PALETTE = ((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 1
                       (0, 80, 100), (0, 0, 230), (119, 11, 32))
 CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
                         26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}  # every other labelId is ignored
+
+
+# ---------------------------------------------------------------------- the classes of a model's data
+def dataset_meta(source):
+    """``dict(classes=[...], palette=[(r, g, b), ...])`` of a data set, or ``{}`` when it names no classes.
+
+    ``source`` is a built data set or data loader (its ``metainfo``, else its ``CLASSES`` / ``PALETTE``), a
+    data set or data loader config (its ``classes`` / ``palette``, else those of its ``type``; nothing is
+    built), or a whole config (its ``test_dataloader``, else its ``val_dataloader``). Without a palette the
+    classes get :func:`label_palette`. The one place the toolbox resolves class names and colours: the
+    Runner, :func:`dformer_seg.apis.init_model` and the ONNX Runtime model use it.
+    """
+    if source is None:
+        return {}
+    from ..config import Config
+    if isinstance(source, Config):
+        for key in ('test_dataloader', 'val_dataloader'):
+            meta = dataset_meta(source.get(key))
+            if meta:
+                return meta
+        return {}
+    if isinstance(source, dict):
+        if 'dataset' in source:  # a data loader config
+            return dataset_meta(source['dataset'])
+        return _meta(source.get('classes'), source.get('palette'), _registered_class(source.get('type')))
+    for part in (source, getattr(source, 'dataset', None)):
+        if part is None:
+            continue
+        info = getattr(part, 'metainfo', None)
+        if isinstance(info, dict) and info.get('classes'):
+            return _meta(info['classes'], info.get('palette'), None)
+        meta = _meta(None, None, part)
+        if meta:
+            return meta
+    return {}
+
+
+def _registered_class(type_name):
+    from ..registry import DATASETS
+    return DATASETS.get(type_name) if isinstance(type_name, str) else type_name
+
+
+def _meta(classes, palette, holder):
+    classes = classes or getattr(holder, 'CLASSES', None)
+    if not classes:
+        return {}
+    palette = palette or getattr(holder, 'PALETTE', None) or label_palette(len(classes))
+    return dict(classes=list(classes), palette=[tuple(int(v) for v in colour) for colour in palette])
+
+
+def stored_dataset_meta(meta):
+    """The ``classes`` / ``palette`` that the meta of a checkpoint or an exported model stores (lower or upper
+    case keys, or under ``dataset_meta``), as :func:`dataset_meta` gives them; ``{}`` when it stores none."""
+    if isinstance(meta.get('dataset_meta'), dict):
+        meta = meta['dataset_meta']
+    return _meta(meta.get('classes') or meta.get('CLASSES'), meta.get('palette') or meta.get('PALETTE'), None)

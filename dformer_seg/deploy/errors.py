@@ -11,3 +11,7 @@ class UnsupportedModuleError(ExportError):
 
 class VerificationError(ExportError):
     """The exported model does not reproduce the Jittor logits within tolerance."""
+
+
+class ExportArgumentError(ExportError, ValueError):
+    """An export argument (shape, opset, output) that cannot be used; also a ValueError."""

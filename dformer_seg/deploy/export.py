@@ -11,7 +11,7 @@ import numpy as np
 
 from ..version import __version__
 from .dependencies import require
-from .errors import ExportError, VerificationError
+from .errors import ExportArgumentError, ExportError, VerificationError
 from .tracer import trace_segmentor
 
 DEFAULT_OPSET = 18
@@ -20,7 +20,7 @@ SIZE_DIVISOR = 32         # the backbones' output stride
 MAX_ABS_ERROR = 1e-4      # ONNX Runtime logits against Jittor logits
 MIN_AGREEMENT = 0.999     # fraction of pixels with the same argmax
 OUTPUTS = ('logits', 'labels')
-# Metadata keys written into the .onnx file (read back by dformer_seg.deploy.runtime).
+# Metadata keys written into the .onnx file (read back by dformer_seg.deploy.onnx_session).
 META_CONFIG, META_SHAPE, META_DEPTH_CHANNELS, META_OUTPUT, META_DATASET = (
     'dformer_seg.config', 'dformer_seg.input_shape', 'dformer_seg.depth_channels', 'dformer_seg.output',
     'dformer_seg.dataset_meta')
@@ -49,10 +49,10 @@ class Verification:
 def check_shape(shape, divisor=SIZE_DIVISOR):
     """(H, W) as ints; both positive multiples of ``divisor``."""
     if len(shape) != 2:
-        raise ValueError(f'the export shape must be (H, W), got {tuple(shape)}')
+        raise ExportArgumentError(f'the export shape must be (H, W), got {tuple(shape)}')
     height, width = (int(s) for s in shape)
     if min(height, width) < 1 or height % divisor or width % divisor:
-        raise ValueError(f'export shape {height}x{width}: H and W must be positive multiples of {divisor} '
+        raise ExportArgumentError(f'export shape {height}x{width}: H and W must be positive multiples of {divisor} '
                          f'(the backbones\' output stride); e.g. {max(divisor, height // divisor * divisor)}x'
                          f'{max(divisor, width // divisor * divisor)}')
     return height, width
@@ -62,19 +62,9 @@ def check_opset(opset):
     onnx = require('onnx')
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= int(opset) <= newest:
-        raise ValueError(f'opset {opset} is not supported: use {MIN_OPSET}..{newest} (the installed onnx '
+        raise ExportArgumentError(f'opset {opset} is not supported: use {MIN_OPSET}..{newest} (the installed onnx '
                          f'{onnx.__version__} knows up to {newest})')
     return int(opset)
-
-
-def depth_channels_of(cfg):
-    """The depth channel count of the config's test pipeline (``LoadDepthFromFile.channels``, default 3)."""
-    from ..apis.inference import inference_pipeline_config
-    for transform in inference_pipeline_config(cfg):
-        if transform.get('type') == 'LoadDepthFromFile':
-            return int(transform.get('channels', 3))
-    raise KeyError(f'the test pipeline of {cfg.filename} has no LoadDepthFromFile: the exported model needs '
-                   'to know how many depth channels it takes')
 
 
 def ort_session(model, threads=None):
@@ -162,7 +152,7 @@ def export_onnx(model, path, shape, depth_channels=3, output='logits', opset=DEF
     if verify:
         require('onnxruntime')
     if output not in OUTPUTS:
-        raise ValueError(f'output must be one of {OUTPUTS}, got {output!r}')
+        raise ExportArgumentError(f'output must be one of {OUTPUTS}, got {output!r}')
     opset = check_opset(opset)
     shape = check_shape(shape)
     if dynamic_shape:

@@ -24,7 +24,7 @@ from .linear import Linear, linear
 from .matmul import matmul
 from .optimizer import adamw_step
 from .pointwise_conv import Conv2d, pointwise_conv2d
-from .registry import FAST_OPS
+from .op_registry import FAST_OPS
 from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax

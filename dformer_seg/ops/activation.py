@@ -10,7 +10,7 @@ from jittor import nn
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('gelu.h',)
 

@@ -14,7 +14,7 @@ measured slower than keeping them.
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
 from .matmul import matmul
-from .registry import fast_op
+from .op_registry import fast_op
 from .softmax import softmax
 
 _HEADERS = ('attention.h',)

@@ -13,7 +13,7 @@ from jittor import nn
 from ..utils.shapes import int_pair
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('conv_nhwc.h',)
 

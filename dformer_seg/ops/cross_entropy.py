@@ -10,7 +10,7 @@ import jittor as jt
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('cross_entropy.h',)
 _SHAPE_ARGS = 'in0_shape0, in0_shape1, in1->num / in0_shape0'  # batch, classes, pixels per image

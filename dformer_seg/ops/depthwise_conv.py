@@ -15,7 +15,7 @@ from ..utils.shapes import int_pair
 from . import flop_rules, kernels
 from .activation import gelu
 from .dispatch import needs_grad, use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('depthwise_conv.h',)
 _ACTIVATIONS = (None, 'gelu')

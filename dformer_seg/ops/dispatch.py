@@ -15,7 +15,7 @@ import os
 
 import jittor as jt
 
-from .registry import FAST_OPS
+from .op_registry import FAST_OPS
 
 FAST_OPS_ENV = 'DFORMER_SEG_FAST_OPS'
 

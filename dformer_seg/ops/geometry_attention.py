@@ -26,7 +26,7 @@ import jittor as jt
 from . import flop_rules, kernels
 from .attention import attention
 from .dispatch import needs_grad, use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('geometry_attention.h',)
 _PRIOR_HEADERS = ('geometry_prior.h',)

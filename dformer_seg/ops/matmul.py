@@ -11,7 +11,7 @@ import jittor as jt
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('matmul.h',)
 

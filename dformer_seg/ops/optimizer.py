@@ -10,7 +10,7 @@ import jittor as jt
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('adamw.h',)
 _HYPER = ('decay', 'b1', 'one_minus_b1', 'b2', 'one_minus_b2', 'sqrt_correction2', 'eps', 'step_size')

@@ -12,7 +12,7 @@ from jittor import nn
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('pointwise_conv.h',)
 _SIZES = 'in0_shape0, in0_shape1, in1_shape0, (long)in0_shape2 * in0_shape3'

@@ -11,7 +11,7 @@ import jittor as jt
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .registry import fast_op
+from .op_registry import fast_op
 
 _HEADERS = ('rotary.h',)
 _FORWARD_SHAPES = 'in0_shape0, in0_shape1, in0_shape2, in0_shape3'  # batch, positions, heads, d of x

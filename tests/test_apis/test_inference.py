@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from dformer_seg.apis import init_model
-from dformer_seg.config import Config
+from dformer_seg.config import Config, ConfigError
+from dformer_seg.runtime import DeviceError
 from dformer_seg.utils.checkpoint import CheckpointError, save_checkpoint
 
 NUM_CLASSES = 7
@@ -47,7 +48,7 @@ def test_loads_native_checkpoint_and_meta(tmp_path):
     for key, value in weights.items():
         np.testing.assert_array_equal(loaded[key], value, err_msg=key)
     assert model.dataset_meta['classes'] == classes
-    assert model.dataset_meta['palette'][2] == [2, 2, 2]
+    assert model.dataset_meta['palette'][2] == (2, 2, 2)
 
 
 def test_config_file_path_and_dataset_meta_from_config(tmp_path):
@@ -91,8 +92,16 @@ def test_bad_arguments():
         init_model(Config(dict(seed=1)))
     with pytest.raises(FileNotFoundError, match='no_weights.pkl'):
         init_model(mini_config(), 'no_weights.pkl', device='cpu')
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
         init_model(mini_config(), device='tpu')
+
+
+def test_a_config_file_gets_the_key_check_of_the_tools(tmp_path):
+    cfg = mini_config().to_dict()
+    typo = tmp_path / 'typo.py'
+    typo.write_text(f'model = {cfg["model"]!r}\ntest_dataloder = dict()\n')
+    with pytest.raises(ConfigError, match="unknown top-level config key 'test_dataloder'; did you mean 'test_dataloader'"):
+        init_model(str(typo), device='cpu')
 
 
 def test_predicts_label_maps(tmp_path):
@@ -108,3 +117,22 @@ def test_predicts_label_maps(tmp_path):
     # nmf_seed makes evaluation deterministic: the same input gives the same labels.
     again = model(dict(img=img, depth=depth, img_metas=[meta]), mode='predict')
     np.testing.assert_array_equal(pred[0], again[0])
+
+
+def test_dataset_meta_is_resolved_in_one_place():
+    # datasets.metainfo.dataset_meta serves init_model, the ONNX Runtime model and the Runner alike.
+    from types import SimpleNamespace
+
+    from dformer_seg.datasets import NYU_DEPTH_V2_CLASSES, label_palette
+    from dformer_seg.datasets.metainfo import dataset_meta, stored_dataset_meta
+    nyu = dataset_meta(dict(type='NYUDepthV2Dataset', data_root='nowhere'))  # from the class, nothing built
+    assert nyu == dict(classes=list(NYU_DEPTH_V2_CLASSES), palette=label_palette(40))
+    own = dict(classes=['a', 'b'], palette=[[1, 2, 3], [4, 5, 6]])
+    assert dataset_meta(dict(batch_size=1, dataset=own)) == dict(classes=['a', 'b'], palette=[(1, 2, 3), (4, 5, 6)])
+    built = SimpleNamespace(dataset=SimpleNamespace(metainfo=dict(classes=('x',), palette=[(7, 8, 9)])))
+    assert dataset_meta(built) == dict(classes=['x'], palette=[(7, 8, 9)])
+    cfg = Config(dict(model=dict(), val_dataloader=dict(dataset=own)))  # no test loader: the val loader's
+    assert dataset_meta(cfg)['classes'] == ['a', 'b'] and dataset_meta(Config(dict(model=dict()))) == {}
+    assert stored_dataset_meta(dict(CLASSES=['a'])) == dict(classes=['a'], palette=label_palette(1))
+    assert stored_dataset_meta(dict(dataset_meta=own))['palette'] == [(1, 2, 3), (4, 5, 6)]
+    assert stored_dataset_meta({}) == {}

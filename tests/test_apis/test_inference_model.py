@@ -157,3 +157,23 @@ def test_clear_errors(model, samples, tmp_path):
     del bare.cfg
     with pytest.raises(AttributeError, match='init_model'):
         inference_model(bare, rgb_path, depth_path)
+
+
+def test_swapped_rgb_and_depth_are_named(model, samples, tmp_path):
+    _, paths, arrays = samples
+    rgb_path, depth_path = paths[0]
+    # The depth PNG given as rgb is read as three identical channels, the RGB image as one-channel depth.
+    with pytest.raises(DataError, match=rf'^rgb and depth look swapped: depth {rgb_path} is a colour image and '
+                                        rf'rgb {depth_path} has a single channel'):
+        inference_model(model, depth_path, rgb_path)
+    grey_as_colour = str(tmp_path / 'grey_as_colour.png')
+    cv2.imwrite(grey_as_colour, np.repeat(arrays[0][1][:, :, None], 3, axis=2))
+    with pytest.raises(DataError, match='look swapped'):
+        inference_model(model, grey_as_colour, rgb_path)
+    with pytest.raises(DataError, match=r'look swapped: depth array \(40, 56, 3\) is a colour image'):
+        inference_model(model, arrays[0][1], arrays[0][0])
+    # A colour image as depth next to a colour rgb image: not a swap, still not a depth map.
+    with pytest.raises(DataError, match=rf'^depth {rgb_path} is a colour image \(3 different channels\)'):
+        inference_model(model, rgb_path, rgb_path)
+    # A depth map saved with three identical channels is a depth map.
+    assert inference_model(model, rgb_path, grey_as_colour).label_map.shape == (H, W)

@@ -67,8 +67,21 @@ def test_duplicate_key_in_sibling_bases(tmp_path):
     write(tmp_path, 'a.py', 'lr = 1\n')
     write(tmp_path, 'b.py', 'lr = 2\n')
     child = write(tmp_path, 'c.py', "_base_ = ['a.py', 'b.py']\n")
-    with pytest.raises(ConfigError, match="'lr' is defined in two _base_ files"):
+    with pytest.raises(ConfigError, match=r"c\.py: lr is set in two _base_ files, .*a\.py and .*b\.py"):
         Config.fromfile(child)
+
+
+def test_sibling_bases_merge_their_dicts_but_not_one_setting(tmp_path):
+    write(tmp_path, 'model.py', "model = dict(type='M', head=dict(classes=3))\n")
+    write(tmp_path, 'recipe.py', "model = dict(test_cfg=dict(mode='slide'))\nseed = 0\n")
+    child = write(tmp_path, 'c.py', "_base_ = ['model.py', 'recipe.py']\nmodel = dict(head=dict(classes=4))\n")
+    cfg = Config.fromfile(child)
+    assert cfg.model == dict(type='M', head=dict(classes=4), test_cfg=dict(mode='slide')) and cfg.seed == 0
+    write(tmp_path, 'other.py', "model = dict(head=dict(classes=5))\n")
+    clash = write(tmp_path, 'd.py', "_base_ = ['model.py', 'other.py']\n")
+    with pytest.raises(ConfigError, match=r'model\.head\.classes is set in two _base_ files, .*model\.py and '
+                                          r'.*other\.py'):
+        Config.fromfile(clash)
 
 
 def test_missing_base_and_circular(tmp_path):
@@ -115,6 +128,14 @@ def test_parse_value():
     assert parse_value('[1,[2,3]]') == [1, [2, 3]]
 
 
+def test_parse_value_lists_of_bare_words_as_mmengine():
+    # Before: '[mIOU]' stayed the string '[mIOU]'.
+    assert parse_value('[mIOU]') == ['mIOU'] and parse_value('[mIoU,mDice]') == ['mIoU', 'mDice']
+    assert parse_value('(a,b)') == ('a', 'b') and parse_value('a,b') == ['a', 'b'] and parse_value('0,1') == [0, 1]
+    assert parse_value('[(a,b),(c,1)]') == [('a', 'b'), ('c', 1)] and parse_value('[x,[y,none]]') == ['x', ['y', None]]
+    assert parse_value('[]') == [] and parse_value('(8,8)') == (8, 8) and parse_value('1e-4') == 1e-4
+
+
 def test_dump_reloads_equal(three_levels, tmp_path):
     cfg = Config.fromfile(three_levels)
     text = cfg.pretty_text
@@ -147,6 +168,10 @@ def test_custom_imports(tmp_path, monkeypatch):
     broken = write(tmp_path, 'broken.py', "custom_imports = dict(imports=['no_such_module_xyz'])\n")
     with pytest.raises(ConfigError, match="could not import 'no_such_module_xyz'"):
         Config.fromfile(broken)
+    # The tools load first and import once Jittor is set up on the config's device.
+    deferred = Config.fromfile(broken, import_custom_modules=False)
+    with pytest.raises(ConfigError, match="could not import 'no_such_module_xyz'"):
+        deferred.import_custom_modules()
 
 
 def test_print_config_tool(three_levels):

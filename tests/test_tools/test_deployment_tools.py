@@ -66,28 +66,29 @@ def test_export_tool_writes_a_verified_model(exported, capsys):
     assert 'LightHamHead' in metadata['dformer_seg.config'] and 'chair' in metadata['dformer_seg.dataset_meta']
 
 
-def _fails(export_tool, argv, match):
+def _fails(export_tool, argv, match, capsys):
     with pytest.raises(SystemExit) as info:
         export_tool.main(argv)
-    assert 'export failed' in str(info.value) and match in str(info.value), str(info.value)
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and err.startswith('error: ') and match in err and 'Traceback' not in err, err
 
 
-def test_export_tool_refuses_bad_input(exported, export_tool, tmp_path):
+def test_export_tool_refuses_bad_input(exported, export_tool, tmp_path, capsys):
     config, checkpoint, _ = exported
     out = str(tmp_path / 'bad.onnx')
-    _fails(export_tool, [config, checkpoint, '--out', out, '--shape', '60', '64'], 'multiples of 32')
-    _fails(export_tool, [config, checkpoint, '--out', out, '--opset', '11'], 'opset 11')
+    _fails(export_tool, [config, checkpoint, '--out', out, '--shape', '60', '64'], 'multiples of 32', capsys)
+    _fails(export_tool, [config, checkpoint, '--out', out, '--opset', '11'], 'opset 11', capsys)
     _fails(export_tool, [config, checkpoint, '--out', out, '--cfg-options', 'model.test_cfg.mode=whole'],
-           'pass --shape')
+           'pass --shape', capsys)
     _fails(export_tool, [config, checkpoint, '--out', out, '--cfg-options', 'model.decode_head.nmf_seed=None'],
-           'nmf_seed')
+           'nmf_seed', capsys)
     # A checkpoint of another model: 7 classes instead of 5.
     other = init_model(config, device='cpu')
     weights = {k: v.numpy() for k, v in other.state_dict().items()}
     weights['decode_head.conv_seg.weight'] = np.zeros((7, 16, 1, 1), np.float32)
     wrong = str(tmp_path / 'wrong.pkl')
     save_checkpoint(wrong, weights)
-    _fails(export_tool, [config, wrong, '--out', out], 'decode_head.conv_seg.weight')
+    _fails(export_tool, [config, wrong, '--out', out], 'decode_head.conv_seg.weight', capsys)
     assert sorted(os.listdir(tmp_path)) == ['wrong.pkl']
 
 
@@ -112,7 +113,7 @@ def test_inference_model_gives_the_same_results_from_onnx(exported, tmp_path):
         np.testing.assert_array_equal(result.label_map, expected.label_map)
         np.testing.assert_allclose(result.scores, expected.scores, atol=1e-5)
     # The file alone (config and classes stored inside) is enough.
-    from dformer_seg.deploy.runtime import OnnxSegmentor
+    from dformer_seg.deploy import OnnxSegmentor
     standalone = OnnxSegmentor(onnx_path)
     assert standalone.dataset_meta['classes'] == CLASSES and standalone.test_cfg['mode'] == 'slide'
     with pytest.raises(ValueError, match='exported for 64x64 inputs, got 32x32'):

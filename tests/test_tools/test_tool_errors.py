@@ -12,6 +12,7 @@ import pytest
 
 import jittor as jt
 
+from dformer_seg import cli, runtime
 from dformer_seg.config import Config, ConfigError, parse_value
 from dformer_seg.utils.checkpoint import save_checkpoint
 from script_loading import load_script
@@ -152,8 +153,47 @@ def test_output_paths_of_the_wrong_kind_fail_before_the_model_runs(tester, tmp_p
     assert code == 1 and '--show-dir' in err
 
     infer_tool = load_script('tools/infer.py', 'infer_tool_errors')
-    with pytest.raises(SystemExit, match=rf'error: --out {existing_file}: {existing_file} is an existing file'):
-        infer_tool.main([missing, 'no.pkl', '--rgb', missing, '--depth', missing, '--out', str(existing_file)])
+    code, err = run_main(infer_tool, [missing, 'no.pkl', '--rgb', missing, '--depth', missing, '--out',
+                                      str(existing_file)], capsys)
+    assert code == 1 and err.startswith(f'error: --out {existing_file}: {existing_file} is an existing file')
+
+
+@pytest.mark.parametrize('option, message', [
+    ('model.decode_head.num_clases=11',
+     r"error: head LightHamHead has no argument 'num_clases'; did you mean 'num_classes'\?"),
+    ('model.backbone.type=DFormerV3',
+     r"error: 'DFormerV3' is not registered in registry backbone\. Did you mean: DFormer, DFormerv2\?.*"),
+    ('model.test_cfg.mdoe=slide',
+     r"error: segmentor RGBDEncoderDecoder: unknown keys in test_cfg: \['mdoe'\]; use mode, crop_size, stride, aug"),
+])
+def test_a_bad_component_option_is_one_error_line(trainer, data_root, tmp_path, capsys, option, message):
+    # Before: a TypeError with 11 frames, a KeyError and a ValueError traceback.
+    argv = [CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options', *small_model_and_data(data_root), option]
+    code, err = run_main(trainer, argv, capsys)
+    assert code == 1 and re.fullmatch(message + r'\n', err), err
+
+
+def test_list_options_and_new_keys(trainer, tester, tmp_path, capsys):
+    # mmengine's DictAction forms: [a,b] is a list of strings (before: the string '[mIOU]').
+    args = tester.parse_args([CONFIG, 'x.pkl', '--cfg-options', 'test_evaluator.iou_metrics=[mIoU,mDice]',
+                              'model.test_cfg.crop_size=(64,64)'])
+    cfg = cli.load_config(args)
+    assert cfg.test_evaluator.iou_metrics == ['mIoU', 'mDice'] and cfg.model.test_cfg.crop_size == (64, 64)
+    # A helper variable of the user's own config is fine (one warning), a near-miss of a known key is an error.
+    config = tmp_path / 'mine.py'
+    config.write_text(f"_base_ = {CONFIG!r}\nclasses = ['a', 'b']\n")
+    cli.load_config(tester.parse_args([str(config), 'x.pkl']))
+    code, err = run_main(trainer, [str(config), '--cfg-options', 'trian_dataloader.batch_size=2'], capsys)
+    assert code == 1 and "did you mean 'train_dataloader'" in err
+
+
+@pytest.mark.skipif(runtime.cuda_status()[0], reason='checks the refusal on a machine without CUDA')
+def test_device_cuda_without_cuda_is_one_error_line(tmp_path):
+    result = subprocess.run([sys.executable, 'tools/test.py', CONFIG, 'x.pkl', '--device', 'cuda',
+                             '--work-dir', str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and re.fullmatch(r'error: --device cuda was requested but CUDA is not usable: .*\n',
+                                                   result.stderr.splitlines(keepends=True)[-1]), result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 @pytest.mark.skipif(shutil.which('mpirun') is None, reason='OpenMPI (mpirun) is not installed')

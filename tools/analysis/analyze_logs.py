@@ -3,6 +3,7 @@
     python tools/analysis/analyze_logs.py plot_curve LOG.json [LOG2.json ...] --keys loss mIoU
         [--legend run1 run2] [--title T] [--out curve.png]
     python tools/analysis/analyze_logs.py cal_train_time LOG.json [LOG2.json ...] [--include-outliers]
+    (--debug before the command shows the traceback of errors)
 
 Each line of a log is one JSON record: ``mode`` 'train' (every logger interval:
 ``iter``, ``epoch``, ``lr``, ``time``, ``data_time``, ``memory`` and the losses
@@ -13,11 +14,20 @@ per log; a key may be given without its head prefix (``loss_ce`` finds
 ``decode.loss_ce``). cal_train_time prints the mean time per iteration and
 the slowest/fastest epoch of each log.
 """
-import argparse
 import json
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
+
+
+class LogError(cli.ToolError, KeyError, ValueError):
+    """A log that cannot be read, or a key or option that does not fit it."""
+
+    __str__ = cli.ToolError.__str__  # not KeyError's quoted form
 
 
 def load_log(path):
@@ -32,12 +42,12 @@ def load_log(path):
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f'{path}:{number} is not a JSON record ({error})') from error
+                raise LogError(f'{path}:{number} is not a JSON record ({error})') from error
             if not isinstance(record, dict) or 'mode' not in record:
-                raise ValueError(f'{path}:{number} is not a dformer_seg log record (no "mode")')
+                raise LogError(f'{path}:{number} is not a dformer_seg log record (no "mode")')
             records.append(record)
     if not records:
-        raise ValueError(f'{path} holds no record')
+        raise LogError(f'{path} holds no record')
     return records
 
 
@@ -50,9 +60,9 @@ def resolve_key(records, key, path):
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise KeyError(f'{key!r} is ambiguous in {path}: {matches}')
+        raise LogError(f'{key!r} is ambiguous in {path}: {matches}')
     logged = sorted(names - {'mode', 'epoch', 'iter'})
-    raise KeyError(f'{path} has no {key!r}; it logs {logged}')
+    raise LogError(f'{path} has no {key!r}; it logs {logged}')
 
 
 def series(records, key):
@@ -73,7 +83,7 @@ def plot_curve(paths, keys, legend=None, title=None, out=None):
 
     legend = legend or [os.path.splitext(os.path.splitext(os.path.basename(p))[0])[0] for p in paths]
     if len(legend) != len(paths):
-        raise ValueError(f'--legend needs one name per log: {len(paths)} logs, {len(legend)} names')
+        raise LogError(f'--legend needs one name per log: {len(paths)} logs, {len(legend)} names')
     logs = [load_log(path) for path in paths]
     fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.6 * len(keys) + 0.4), sharex=True, squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
@@ -106,7 +116,7 @@ def train_time(records, include_outliers=False):
     if not include_outliers:
         train = train[1:]
     if not train:
-        raise ValueError('the log has no training record with a "time" (besides the first one; '
+        raise LogError('the log has no training record with a "time" (besides the first one; '
                          'use --include-outliers)')
     by_epoch = {}
     for record in train:
@@ -132,7 +142,7 @@ def cal_train_time(paths, include_outliers=False):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Analyze dformer_seg JSON logs')
+    parser = cli.default_parser(__doc__, config=False, device=False)
     commands = parser.add_subparsers(dest='task', required=True)
     curve = commands.add_parser('plot_curve', help='plot logged values against the iteration')
     curve.add_argument('json_logs', nargs='+', help='<timestamp>.log.json files')
@@ -147,11 +157,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    cli.setup(args)
     if args.task == 'plot_curve':
         return plot_curve(args.json_logs, args.keys, args.legend, args.title, args.out)
     return cal_train_time(args.json_logs, args.include_outliers)
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -27,7 +27,6 @@ docs/deployment.md) in ONNX Runtime on the CPU with ``--threads`` intra-op
 threads (default: all cores), at the input size it was exported for, in the
 same way (first call, warm-up, timed calls of the logits).
 """
-import argparse
 import os
 import re
 import resource
@@ -37,35 +36,22 @@ import time
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
-from dformer_seg import cli  # noqa: E402
-
-cli.prepare()  # reads --device; before anything imports Jittor
-import jittor as jt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from dformer_seg.apis import init_model  # noqa: E402
-from dformer_seg.config import Config, DictAction  # noqa: E402
-from dformer_seg.engine.optim import build_optimizer  # noqa: E402
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Latency of a dformer_seg segmentor (and a per-op profile).')
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', nargs='?', default=None, help='weights (random weights when omitted)')
+    parser = cli.default_parser(__doc__, checkpoint='optional')
     parser.add_argument('--shape', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'),
                         help='input height and width (default 480 640)')
     parser.add_argument('--batch', type=int, default=None,
                         help='batch size (default 1 for inference, 2 for --train)')
     parser.add_argument('--repeat', type=int, default=10, help='timed calls (default 10)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed calls after the first one (default 1)')
-    parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
     parser.add_argument('--train', action='store_true',
                         help='time a training step (forward + backward + optimizer step) instead of inference')
     parser.add_argument('--profile', action='store_true', help='print where the time goes, by op type')
     parser.add_argument('--profile-runs', type=int, default=2, help='calls recorded by --profile (default 2)')
     parser.add_argument('--top', type=int, default=15, help='slowest kernels listed by --profile (default 15)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config entries, e.g. model.backbone.drop_path_rate=0')
     parser.add_argument('--backend', choices=('jittor', 'onnxruntime'), default='jittor',
                         help='jittor (the config) or onnxruntime (an exported .onnx file, given in place of '
                              'CONFIG or CHECKPOINT); default jittor')
@@ -78,7 +64,7 @@ def parse_args(argv=None):
             parser.error('--backend onnxruntime times one exported .onnx file: pass MODEL.onnx')
         if args.train or args.profile or (args.batch or 1) != 1:
             parser.error('--backend onnxruntime times batch-1 inference only (no --train, --profile, --batch)')
-        args.onnx = onnx_files[0]
+        args.onnx, args.config, args.checkpoint = onnx_files[0], None, None  # no config to load
     elif any(p is not None and p.endswith('.onnx') for p in (args.config, args.checkpoint)):
         parser.error('an .onnx file runs in ONNX Runtime: add --backend onnxruntime')
     if args.threads is not None and args.threads < 1:
@@ -97,6 +83,9 @@ def parse_args(argv=None):
 
 def make_batch(batch_size, shape, num_classes, with_labels, seed=0):
     """Random inputs in the value ranges a data pipeline produces (normalised image and depth)."""
+    import jittor as jt
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     height, width = shape
     batch = dict(img=jt.array(rng.standard_normal((batch_size, 3, height, width)).astype(np.float32)),
@@ -108,6 +97,8 @@ def make_batch(batch_size, shape, num_classes, with_labels, seed=0):
 
 
 def inference_step(model, batch):
+    import jittor as jt
+
     with jt.no_grad():
         logits = model.encode_decode(batch['img'], batch['depth'])
         logits.sync()
@@ -115,6 +106,8 @@ def inference_step(model, batch):
 
 
 def make_train_step(model, optimizer):
+    import jittor as jt
+
     def train_step(batch):
         losses = model(batch, mode='loss')
         total = sum(value for name, value in losses.items() if 'loss' in name)
@@ -204,6 +197,8 @@ def summarize_profile(report, runs, top):
 
 
 def run_profile(step, batch, runs):
+    import jittor as jt
+
     # log_silent keeps Jittor from printing its own (long, unsorted by type) profile table.
     with jt.flag_scope(log_silent=1):
         with jt.profile_scope() as report:
@@ -214,6 +209,8 @@ def run_profile(step, batch, runs):
 
 def benchmark_onnxruntime(args):
     """Time an exported model in ONNX Runtime (batch 1, its own input size); same report as for Jittor."""
+    import numpy as np
+
     from dformer_seg.deploy import ort_session
 
     start = time.perf_counter()
@@ -246,22 +243,25 @@ def time_calls(step, inputs, args, images_per_call, first_label):
     return dict(first_s=first, median_ms=median, min_ms=min(times_ms), max_ms=max(times_ms))
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
     if args.backend == 'onnxruntime':
         return benchmark_onnxruntime(args)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    import jittor as jt
+
+    from dformer_seg.apis import init_model
+    from dformer_seg.config import ConfigError
+    from dformer_seg.engine.optim import build_optimizer
+
     start = time.perf_counter()
-    model = init_model(cfg, args.checkpoint, device=args.device)  # also materialises the weights
+    model = init_model(cfg, args.checkpoint)  # also materialises the weights
     build_s = time.perf_counter() - start
     num_classes = model.decode_head.num_classes
     batch = make_batch(args.batch, tuple(args.shape), num_classes, with_labels=args.train)
 
     if args.train:
         if 'optim_wrapper' not in cfg:
-            raise KeyError(f'--train needs an optim_wrapper in {args.config}')
+            raise ConfigError(f'--train needs an optim_wrapper in {args.config}')
         model.train()
         optimizer = build_optimizer(model, cfg.to_dict()['optim_wrapper'])
         step = make_train_step(model, optimizer)
@@ -283,6 +283,10 @@ def main(argv=None):
         print()
         print(summarize_profile(report, args.profile_runs, args.top))
     return result
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

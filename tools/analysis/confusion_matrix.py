@@ -9,7 +9,6 @@ that class). The matrix is the one IoUMetric accumulates for mIoU, so the
 diagonal agrees with the per-class table that is printed. --show-dir also
 writes colour overlays of the predictions, as tools/test.py does.
 """
-import argparse
 import os
 import sys
 
@@ -18,8 +17,8 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Confusion matrix of a segmentor on its test set')
-    cli.add_checkpoint_evaluation_arguments(parser)
+    parser = cli.default_parser(__doc__, checkpoint=True, work_dir=True)
+    parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
     parser.add_argument('--out', required=True, help='the image to write (.png, .pdf, .svg)')
     parser.add_argument('--normalize', action='store_true', help='percent of each row instead of pixel counts')
     parser.add_argument('--show-dir', help='also write colour overlays of the predictions to this folder')
@@ -77,18 +76,20 @@ def plot_confusion_matrix(matrix, class_names, out, normalize=False, title=None)
     return shown
 
 
-def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
     hooks = [dict(type='SegOutputHook', show_dir=args.show_dir)] if args.show_dir else []
-    with cli.report_user_errors(args.debug):
-        runner, _ = cli.evaluate_checkpoint(args, hooks=hooks)
+    runner, _ = cli.evaluate_checkpoint(cfg, args, hooks=hooks)
     evaluator = runner.test_loop.evaluator
     title = args.title or os.path.splitext(os.path.basename(args.config))[0]
     plot_confusion_matrix(evaluator.results['matrix'], evaluator.class_names, args.out, args.normalize,
                           f'{title}  (mIoU {evaluator.results["summary"]["mIoU"]:.2f})')
     runner.logger.info(f'confusion matrix written to {args.out}')
     return evaluator.results['matrix']
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -12,7 +12,6 @@ table (pixels, share, aAcc, mIoU, mAcc per range), writes a bar plot with
 --out, and with --worst K the K test images with the lowest mIoU as
 RGB | depth | label | prediction panels (default folder <work_dir>/worst_images).
 """
-import argparse
 import os
 import sys
 
@@ -21,8 +20,8 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='mIoU and accuracy of a segmentor per depth range')
-    cli.add_checkpoint_evaluation_arguments(parser)
+    parser = cli.default_parser(__doc__, checkpoint=True, work_dir=True)
+    parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
     parser.add_argument('--bins', type=float, nargs='+', required=True,
                         help='increasing edges between the depth ranges (data set units, or metres with --scale)')
     parser.add_argument('--scale', type=float, help='metres per depth unit; the --bins are then in metres')
@@ -70,16 +69,14 @@ def plot_depth_breakdown(rows, out, title=None):
     plt.close(fig)
 
 
-def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
     hooks = []
-    with cli.report_user_errors(args.debug):
-        if args.worst:
-            worst_dir = args.worst_dir or os.path.join(cli.load_config(args).work_dir, 'worst_images')
-            hooks.append(dict(type='WorstImagesHook', out_dir=worst_dir, k=args.worst))
-        runner, _ = cli.evaluate_checkpoint(
-            args, evaluator_options=dict(depth_bins=args.bins, depth_scale=args.scale), hooks=hooks)
+    if args.worst:
+        worst_dir = args.worst_dir or os.path.join(cfg.work_dir, 'worst_images')
+        hooks.append(dict(type='WorstImagesHook', out_dir=worst_dir, k=args.worst))
+    runner, _ = cli.evaluate_checkpoint(
+        cfg, args, evaluator_options=dict(depth_bins=args.bins, depth_scale=args.scale), hooks=hooks)
     from dformer_seg.evaluation import depth_table
 
     rows = runner.test_loop.evaluator.results['depth']
@@ -89,6 +86,10 @@ def main(argv=None):
         plot_depth_breakdown(rows, args.out, title)
         runner.logger.info(f'depth breakdown plot written to {args.out}')
     return rows
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -16,7 +16,6 @@ Both come from one traced forward pass. Jittor runs lazily and the counter
 only needs shapes, so no kernel runs and every model is counted in seconds.
 The weights are the initial ones: counts do not depend on them.
 """
-import argparse
 import os
 import sys
 
@@ -25,11 +24,9 @@ from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Parameters and FLOPs of a dformer_seg segmentor')
-    cli.add_config_arguments(parser, work_dir=False)
+    parser = cli.default_parser(__doc__)
     parser.add_argument('--shape', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'),
                         help='input height and width (default 480 640, as in the papers)')
-    cli.add_device_argument(parser, default='auto')
     parser.add_argument('--top', type=int, default=8, help='op and layer types listed (default 8)')
     parser.add_argument('--depth', type=int, default=1,
                         help='module path depth of the per-module table (default 1: backbone, heads)')
@@ -41,14 +38,14 @@ def parse_args(argv=None):
     return args
 
 
-def count_config(cfg, shape, device='auto'):
+def count_config(cfg, shape):
     """Build the segmentor of ``cfg`` and return ``(model, FlopReport)`` for one H x W input."""
     import jittor as jt
 
     from dformer_seg.apis import init_model
     from dformer_seg.analysis import profile_flops
 
-    model = init_model(cfg, checkpoint=None, device=device)
+    model = init_model(cfg, checkpoint=None)
     height, width = shape
     batch = dict(img=jt.zeros((1, 3, height, width)), depth=jt.zeros((1, 1, height, width)))
     report = profile_flops(model, batch, forward=lambda b: model(b, mode='tensor'))
@@ -64,15 +61,14 @@ def format_module_table(report, depth):
     return '\n'.join(lines)
 
 
-def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
     from dformer_seg.analysis import format_report
+    from dformer_seg.config import ConfigError
 
-    cfg = cli.load_config(args)
     if 'model' not in cfg:
-        raise KeyError(f'{args.config} has no "model" entry')
-    _, report = count_config(cfg, args.shape, args.device)
+        raise ConfigError(f'{args.config} has no "model" entry')
+    _, report = count_config(cfg, args.shape)
 
     height, width = args.shape
     outside = sum(report.params_outside_thop.values())
@@ -88,6 +84,10 @@ def main(argv=None):
     print(f'thop counts parameters only inside the layers it counts; {outside:,} trainable parameters of other '
           'modules (layer scales, hand-written norms, ...) are left out of its parameter count.')
     return report
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

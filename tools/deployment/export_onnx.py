@@ -1,7 +1,7 @@
 """Export a trained segmentor to ONNX and check it in ONNX Runtime.
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out model.onnx [--shape H W]
-        [--output logits|labels] [--opset N] [--no-verify] [--dynamic-shape] [--cfg-options k=v ...]
+        [--output logits|labels] [--opset N] [--no-verify] [--dynamic-shape] [--cfg-options k=v ...] [--debug]
 
 Inputs of the ONNX model: ``rgb`` (1, 3, H, W) and ``depth`` (1, C, H, W),
 normalised as the config's test pipeline leaves them (C is its depth channel
@@ -10,7 +10,7 @@ count); output ``logits`` (1, classes, H, W) or ``labels`` (1, H, W, int64).
 Verification (on by default) runs ``onnx.checker`` and compares ONNX Runtime
 with the Jittor model on a random input: max |logit difference| <= 1e-4 and
 argmax agreement >= 99.9%; the file is written only when it passes, through a
-temporary file, so a failed export leaves nothing behind.
+temporary file, so a failed export leaves nothing behind. The export runs on the CPU.
 """
 import argparse
 import os
@@ -18,31 +18,22 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
-from dformer_seg import cli  # noqa: E402
-
-cli.prepare()  # reads --device; before anything imports Jittor
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def parse_args(argv=None):
-    from dformer_seg.config import DictAction
-    from dformer_seg.deploy import DEFAULT_OPSET
-
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='trained weights (.pkl from tools/train.py, or an official .pth)')
+    parser = cli.default_parser(__doc__, checkpoint=True, device='cpu')
     parser.add_argument('--out', required=True, help='the .onnx file to write')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
                         help="input size (multiples of 32); default: the config's test_cfg.crop_size")
     parser.add_argument('--output', choices=('logits', 'labels'), default='logits',
                         help='logits (N, classes, H, W) or the argmax label map (N, H, W); default logits')
-    parser.add_argument('--opset', type=int, default=DEFAULT_OPSET, help=f'ONNX opset (default {DEFAULT_OPSET})')
+    parser.add_argument('--opset', type=int, help='ONNX opset (default: dformer_seg.deploy.DEFAULT_OPSET)')
     parser.add_argument('--dynamic-shape', action='store_true',
                         help='symbolic H and W (not possible for DFormer / DFormerv2, see docs/deployment.md)')
     parser.add_argument('--verify', action=argparse.BooleanOptionalAction, default=True,
                         help='check with onnx.checker and ONNX Runtime against Jittor (default on)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random verification input')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config entries, e.g. model.decode_head.nmf_seed=0')
     return parser.parse_args(argv)
 
 
@@ -50,37 +41,30 @@ def default_shape(cfg):
     test_cfg = cfg.to_dict()['model'].get('test_cfg') or {}
     if test_cfg.get('mode') == 'slide' and test_cfg.get('crop_size'):
         return tuple(test_cfg['crop_size'])
-    raise ValueError(f'{cfg.filename} does not fix an input size (no sliding-window crop_size); pass --shape H W')
+    raise cli.ToolError(f'{cfg.filename} does not fix an input size (no sliding-window crop_size); '
+                        'pass --shape H W')
 
 
 def export(args):
-    from dformer_seg.apis import init_model
-    from dformer_seg.config import Config
-    from dformer_seg.deploy import check_shape, depth_channels_of, export_onnx
+    cfg = cli.setup(args)
+    from dformer_seg.apis import depth_channels, init_model
+    from dformer_seg.deploy import DEFAULT_OPSET, check_shape, export_onnx
 
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
     shape = check_shape(args.shape or default_shape(cfg))
-    model = init_model(cfg, args.checkpoint, device='cpu')
-    report = export_onnx(model, args.out, shape, depth_channels=depth_channels_of(cfg), output=args.output,
-                         opset=args.opset, dynamic_shape=args.dynamic_shape, verify=args.verify, seed=args.seed)
+    channels = depth_channels(cfg)
+    model = init_model(cfg, args.checkpoint)
+    report = export_onnx(model, args.out, shape, depth_channels=channels, output=args.output,
+                         opset=args.opset or DEFAULT_OPSET, dynamic_shape=args.dynamic_shape, verify=args.verify,
+                         seed=args.seed)
     print(f'wrote {args.out} ({os.path.getsize(args.out) / 2 ** 20:.1f} MiB): inputs rgb (1, 3, {shape[0]}, '
-          f'{shape[1]}), depth (1, {depth_channels_of(cfg)}, {shape[0]}, {shape[1]}); output {args.output}')
+          f'{shape[1]}), depth (1, {channels}, {shape[0]}, {shape[1]}); output {args.output}')
     if report is not None:
         print(f'verified: {report.summary()}')
     return report
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    from dformer_seg.config import ConfigError
-    from dformer_seg.deploy import ExportError
-    from dformer_seg.utils.checkpoint import CheckpointError
-
-    try:
-        export(args)
-    except (ExportError, CheckpointError, ConfigError, FileNotFoundError, ImportError, KeyError, ValueError) as exc:
-        sys.exit(f'export failed: {exc}')
+    return cli.main(export, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -1,34 +1,32 @@
 """Write what the model sees: RGB | depth colour map | label overlay, after the data pipeline.
 
     python tools/misc/browse_dataset.py CONFIG [--split train] [--num 20] [--output-dir DIR]
-        [--seed 0] [--cfg-options train_dataloader.dataset.data_root=data/my_set]
+        [--seed 0] [--cfg-options train_dataloader.dataset.data_root=data/my_set] [--debug]
 
 The images are taken from the packed (normalized, augmented) samples and
 mapped back to colours with the pipeline's own Normalize statistics, so
 crops, flips, scales and padding appear exactly as in training. Label
 overlay: each class in its palette colour; ignored pixels (void, padding) black.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-from dformer_seg.config import Config, DictAction  # noqa: E402
-from dformer_seg.datasets import DataError, build_dataset  # noqa: E402
-from dformer_seg.datasets.io import write_image_file  # noqa: E402
-from dformer_seg.datasets.pipelines import Normalize, sample_rng, using_rng  # noqa: E402
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def _to_uint8(array):
+    import numpy as np
+
     return np.clip(np.rint(array), 0, 255).astype(np.uint8)
 
 
 def render_panels(packed, normalize, palette, ignore_index=255, alpha=0.5):
     """One BGR image: RGB | depth colour map | label overlay of a packed sample."""
+    import cv2
+    import numpy as np
+
     img = packed['img'].transpose(1, 2, 0)
     img = _to_uint8(normalize.denormalize(img, 'img') if normalize is not None else img)
     if packed['img_metas'].get('color_order') == 'rgb':
@@ -54,9 +52,14 @@ def render_panels(packed, normalize, palette, ignore_index=255, alpha=0.5):
 
 def browse(cfg, split='train', num=20, output_dir=None, seed=0, alpha=0.5):
     """Write ``num`` panels of the ``split`` data loader's data set; return their paths."""
+    from dformer_seg.config import ConfigError
+    from dformer_seg.datasets import build_dataset
+    from dformer_seg.datasets.io import write_image_file
+    from dformer_seg.datasets.pipelines import Normalize, sample_rng, using_rng
+
     key = f'{split}_dataloader'
     if key not in cfg:
-        raise KeyError(f'the config has no {key}')
+        raise ConfigError(f'the config has no {key}')
     dataset = build_dataset(cfg[key]['dataset'])
     normalize = dataset.pipeline.find(Normalize)
     meta = dataset.metainfo
@@ -72,28 +75,28 @@ def browse(cfg, split='train', num=20, output_dir=None, seed=0, alpha=0.5):
     return paths
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description='Write RGB | depth | label panels after the data pipeline')
-    parser.add_argument('config', help='config file path')
+def parse_args(argv=None):
+    parser = cli.default_parser(__doc__, device='cpu')
     parser.add_argument('--split', default='train', choices=('train', 'val', 'test'),
                         help='which data loader of the config to browse (default: train)')
     parser.add_argument('--num', type=int, default=20, help='number of samples (default: 20)')
     parser.add_argument('--output-dir', help='folder for the images (default: work_dirs/browse/<config name>)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random augmentations (default: 0)')
     parser.add_argument('--alpha', type=float, default=0.5, help='label overlay opacity (default: 0.5)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
-                        help='override config keys, e.g. train_dataloader.dataset.data_root=data/my_set')
-    args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    return parser.parse_args(argv)
+
+
+def run(args):
+    cfg = cli.setup(args)
     output_dir = args.output_dir or os.path.join(
         'work_dirs', 'browse', os.path.splitext(os.path.basename(args.config))[0])
-    try:
-        paths = browse(cfg, args.split, args.num, output_dir, args.seed, args.alpha)
-    except (DataError, KeyError) as exc:
-        sys.exit(f'error: {exc}')
+    paths = browse(cfg, args.split, args.num, output_dir, args.seed, args.alpha)
     print(f'wrote {len(paths)} images (RGB | depth | label) to {output_dir}')
+    return paths
+
+
+def main(argv=None):
+    return cli.main(run, parse_args(argv))
 
 
 if __name__ == '__main__':

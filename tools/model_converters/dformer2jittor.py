@@ -7,16 +7,12 @@ none) and a leading ``module.`` are dropped. With ``--config`` the weights are
 checked against the model that config builds, and the conversion fails,
 listing every missing, unexpected or mis-shaped key, when they do not fit.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
-from dformer_seg import cli  # noqa: E402
-
-cli.prepare()  # reads --device; before anything imports Jittor
-from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint, save_checkpoint  # noqa: E402
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 
 def convert_state_dict(state_dict):
@@ -30,43 +26,50 @@ def convert_state_dict(state_dict):
     return converted
 
 
-def verify_against_config(state_dict, config_path):
+def verify_against_config(state_dict, config):
     from dformer_seg.apis import init_model
     from dformer_seg.utils.checkpoint import load_state_dict
 
-    model = init_model(config_path, checkpoint=None, device='cpu')
+    model = init_model(config, checkpoint=None)
     load_state_dict(model, state_dict, strict=True)
 
 
 def convert(src, dst, config=None):
+    """Convert ``src`` to ``dst``; with ``config`` (a path or a Config) check the weights against its model."""
+    from dformer_seg.utils.checkpoint import read_checkpoint, save_checkpoint
+
     state_dict = convert_state_dict(read_checkpoint(src)['state_dict'])
     if config is not None:
         verify_against_config(state_dict, config)
     meta = dict(source=os.path.abspath(src), converter='dformer2jittor')
     if config is not None:
-        meta['config'] = os.path.abspath(config)
+        meta['config'] = os.path.abspath(getattr(config, 'filename', config))
     save_checkpoint(dst, state_dict, meta=meta)
     return state_dict
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.default_parser(__doc__, config='optional', device='cpu')
     parser.add_argument('src', help='official PyTorch checkpoint (.pth / .pth.tar)')
     parser.add_argument('dst', help='native checkpoint to write (.pkl)')
-    parser.add_argument('--config', help='model config to verify the keys and shapes against (strict)')
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
+    from dformer_seg.utils.checkpoint import CheckpointError
+
     try:
-        state_dict = convert(args.src, args.dst, args.config)
-    except (CheckpointError, FileNotFoundError) as exc:
-        print(f'conversion failed: {exc}', file=sys.stderr)
-        return 1
+        state_dict = convert(args.src, args.dst, cfg)
+    except CheckpointError as exc:
+        raise cli.ToolError(f'conversion failed: {exc}') from exc
     print(f'wrote {args.dst}: {len(state_dict)} tensors'
           + (f', verified against {args.config}' if args.config else ''))
-    return 0
+
+
+def main(argv=None):
+    """Exit status 0 (converted) or 1 (an error, reported on stderr)."""
+    return cli.exit_status(run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -24,5 +24,4 @@ model = dict(
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=None,  # the official configs set aux_rate = 0
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    train_cfg=dict())  # test_cfg: the recipe's evaluation (whole image when it sets none)

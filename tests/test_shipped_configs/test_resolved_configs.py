@@ -2,7 +2,7 @@
 
 The snapshot guards refactors of the config files (shared bases, ``{{_base_.xxx}}`` references): the resolved
 values must not move. After an intended change of a recipe, rewrite it from the repository root with
-``python tests/test_configs/test_resolved_configs.py --write`` and review the diff.
+``python tests/test_shipped_configs/test_resolved_configs.py --write`` and review the diff.
 """
 import glob
 import json
@@ -71,6 +71,6 @@ def test_every_recorded_config_still_exists():
 
 if __name__ == '__main__':
     if sys.argv[1:] != ['--write']:
-        sys.exit('usage: python tests/test_configs/test_resolved_configs.py --write')
+        sys.exit('usage: python tests/test_shipped_configs/test_resolved_configs.py --write')
     sys.path.insert(0, REPO)
     print(f'wrote {write_snapshot()} resolved configs to {SNAPSHOT}')

@@ -12,6 +12,7 @@ import jittor as jt
 import numpy as np
 
 from ..config import Config
+from ..datasets.metainfo import dataset_meta, stored_dataset_meta
 from ..models.segmentors.encoder_decoder import RGBDEncoderDecoder, _check_test_cfg
 from .export import META_CONFIG, META_DATASET, META_OUTPUT, META_SHAPE, ort_session
 
@@ -53,11 +54,8 @@ class OnnxSegmentor:
         model_cfg = self.cfg.to_dict()['model']
         self.align_corners = bool(model_cfg.get('decode_head', {}).get('align_corners', False))
         self.test_cfg = _check_test_cfg(model_cfg.get('test_cfg'))
-        stored_meta = json.loads(metadata[META_DATASET]) if META_DATASET in metadata else None
-        if stored_meta is None:
-            from ..apis.inference import _dataset_meta_from_config
-            stored_meta = _dataset_meta_from_config(self.cfg)
-        self.dataset_meta = stored_meta
+        stored = json.loads(metadata[META_DATASET]) if META_DATASET in metadata else {}
+        self.dataset_meta = stored_dataset_meta(stored) or dataset_meta(self.cfg) or None
         if META_SHAPE in metadata and tuple(int(s) for s in metadata[META_SHAPE].split(',')) != self.input_shape:
             raise ValueError(f'{self.path}: metadata shape {metadata[META_SHAPE]} differs from the input shape '
                              f'{self.input_shape}')
