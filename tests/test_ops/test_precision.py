@@ -182,8 +182,9 @@ def test_cpu_without_bf16_is_refused():
 
 
 def _tiny_segmentor(config):
+    from dformer_seg import models  # noqa: F401  (registers the segmentors)
     from dformer_seg.config import Config
-    from dformer_seg.models import SEGMENTORS
+    from dformer_seg.registry import SEGMENTORS
     model_cfg = Config.fromfile(os.path.join(REPO, config)).to_dict()['model']
     model_cfg['pretrained'] = None
     model_cfg.pop('init_cfg', None)
