@@ -31,7 +31,7 @@ from jittor import nn
 
 from ..runtime import jittor_dnnl_dir
 from . import kernels
-from .dispatch import needs_grad, use_kernel
+from .dispatch import needs_grad, onednn_available, use_kernel
 
 PRECISIONS = ('fp32', 'bf16')
 
@@ -66,7 +66,7 @@ def precision_unavailable_reason(precision):
     if precision == 'fp32':
         return None
     isa = onednn_cpu_isa()
-    if isa is None:
+    if isa is None or not onednn_available():
         return 'bf16 inference needs oneDNN (install libdnnl-dev)'
     if not any(isa & bits == bits for bits in _ONEDNN_ISA_BITS.values()):
         return ('bf16 inference needs a CPU with AVX512-BF16 or AMX-BF16 instructions; this one has neither '
@@ -110,7 +110,8 @@ def use_bf16(op_name, *variables):
 
 def to_bf16(x):
     """The bf16 bits (uint16, round to nearest even) of the float32 ``x``, same shape."""
-    return kernels.code('to_bf16', x.shape, 'uint16', [x], ('bf16.h',), 'dformer_seg::to_bf16(in0_p, out0_p, in0->num);')
+    return kernels.code('to_bf16', x.shape, 'uint16', [x], ('bf16.h',),
+                        'dformer_seg::to_bf16(in0_p, out0_p, in0->num);')
 
 
 def bf16_weight(weight):

@@ -9,7 +9,7 @@ import pytest
 
 import jittor as jt
 
-from dformer_seg.ops import attention, conv2d_nhwc, kernels, linear, pointwise_conv2d
+from dformer_seg.ops import attention, conv2d_nhwc, fast_ops, kernels, linear, pointwise_conv2d
 from dformer_seg.ops.precision import (PrecisionError, bf16_weight, check_precision, convert_model_precision,
                                        current_precision, inference_precision, model_precision,
                                        precision_unavailable_reason, set_inference_precision, to_bf16)
@@ -162,6 +162,17 @@ def test_training_and_float32_paths_are_untouched():
     assert current_precision() == 'fp32'
 
 
+@needs_bf16
+def test_plain_formulation_stays_float32():
+    """Where the kernels do not run (here: switched off; likewise on CUDA), bf16 changes nothing."""
+    rng = np.random.default_rng(6)
+    x, weight = random_array(rng, (6, 8)), random_array(rng, (4, 8))
+    with fast_ops(False), jt.no_grad():
+        plain = linear(jt.array(x), jt.array(weight)).numpy()
+        with inference_precision('bf16'):
+            np.testing.assert_array_equal(linear(jt.array(x), jt.array(weight)).numpy(), plain)
+
+
 def test_unknown_precision_is_one_clear_line():
     with pytest.raises(PrecisionError, match="unknown precision 'fp16'; choose one of fp32, bf16"):
         set_inference_precision('fp16')
@@ -188,13 +199,15 @@ def _tiny_segmentor(config):
     model_cfg = Config.fromfile(os.path.join(REPO, config)).to_dict()['model']
     model_cfg['pretrained'] = None
     model_cfg.pop('init_cfg', None)
+    jt.set_global_seed(0)  # the same random weights on every run
     model = SEGMENTORS.build(model_cfg)
     model.eval()
     return model
 
 
 # Random weights (no trained checkpoint in the repository): a weak test of reduced precision, since untrained
-# logits lie close together; the thresholds hold with a margin on the measured agreement.
+# logits lie close together. Measured at this size with other random weights: 99.2-99.7% (DFormer-T),
+# 99.5-100% (DFormerv2-S); the threshold leaves a margin.
 @needs_bf16
 @pytest.mark.parametrize('config, threshold', [('configs/dformer/dformer_tiny_nyu.py', 0.97),
                                                ('configs/dformerv2/dformerv2_s_nyu.py', 0.97)])
