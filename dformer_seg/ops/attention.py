@@ -9,22 +9,26 @@ softmax in place, then the product with v, all on cache-resident data.
 
 With gradients the composed form runs (still the fast kernels): its backward
 needs the probabilities, and recomputing them inside a fused backward
-measured slower than keeping them.
+measured slower than keeping them. Under ``inference_precision('bf16')`` both
+products are oneDNN bf16 matmuls (q, k, v and the probabilities rounded to bf16;
+scores, bias, softmax and output float32; :mod:`.precision`).
 """
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
 from .matmul import matmul
+from .precision import use_bf16
 from .op_registry import fast_op
 from .softmax import softmax
 
 _HEADERS = ('attention.h',)
 
 
-def _attention_kernel(q, k, v, bias=None):
+def _attention_kernel(q, k, v, bias=None, bf16=False):
     inputs = [q, k, v] if bias is None else [q, k, v, bias]
     bias_p = 'nullptr' if bias is None else 'in3_p'
-    return kernels.code('attention', (q.shape[0], q.shape[1], v.shape[2]), 'float32', inputs, _HEADERS,
-                        f'dformer_seg::attention_forward(in0_p, in1_p, in2_p, {bias_p}, out0_p, in0_shape0, '
+    name, function = ('attention_bf16', 'attention_forward_bf16') if bf16 else ('attention', 'attention_forward')
+    return kernels.code(name, (q.shape[0], q.shape[1], v.shape[2]), 'float32', inputs, _HEADERS,
+                        f'dformer_seg::{function}(in0_p, in1_p, in2_p, {bias_p}, out0_p, in0_shape0, '
                         'in0_shape1, in1_shape1, in0_shape2, in2_shape2);')
 
 
@@ -54,5 +58,6 @@ def attention(q, k, v, bias=None):
     operands = [q, k, v] if bias is None else [q, k, v, bias]
     if needs_grad(*operands) or not use_kernel('attention', *operands):
         return plain_attention(q, k, v, bias)
-    out = _attention_kernel(*[t.reshape((-1,) + tuple(t.shape[-2:])) for t in operands])
+    out = _attention_kernel(*[t.reshape((-1,) + tuple(t.shape[-2:])) for t in operands],
+                            bf16=use_bf16('attention', *operands))
     return out.reshape(batch_shape + tuple(out.shape[1:]))

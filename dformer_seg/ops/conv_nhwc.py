@@ -6,13 +6,16 @@ relay reorders input and output to a blocked layout on every call as well.
 Here a oneDNN convolution primitive reads and writes NHWC memory directly
 (only the small weight is reordered per call); the primitive is built once
 per shape and kept. Gradients come from the plain formulation (transposes
-around ``nn.conv2d``), which is also what runs off the CPU kernels.
+around ``nn.conv2d``), which is also what runs off the CPU kernels. Under
+``inference_precision('bf16')`` the primitive takes bf16 input and weight
+(float32 accumulation, bias and output; :mod:`.precision`).
 """
 from jittor import nn
 
 from ..utils.shapes import int_pair
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
+from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
 
 _HEADERS = ('conv_nhwc.h',)
@@ -49,9 +52,13 @@ def conv2d_nhwc(x, weight, bias=None, stride=1, padding=0):
     if needs_grad(*operands) or not use_kernel('conv2d_nhwc', *operands):
         return plain_conv2d_nhwc(x, weight, bias, stride, padding)
     bias_p = 'nullptr' if bias is None else 'in2_p'
+    name, function = ('conv2d_nhwc', 'conv_nhwc_forward')
+    if use_bf16('conv2d_nhwc', *operands):
+        name, function = ('conv2d_nhwc_bf16', 'conv_nhwc_forward_bf16')
+        operands[1] = bf16_weight(weight)
     return kernels.code(
-        'conv2d_nhwc', (x.shape[0],) + out_hw + (weight.shape[0],), 'float32', operands, _HEADERS,
-        f'dformer_seg::conv_nhwc_forward(in0_p, in1_p, {bias_p}, out0_p, in0_shape0, in0_shape1, in0_shape2, '
+        name, (x.shape[0],) + out_hw + (weight.shape[0],), 'float32', operands, _HEADERS,
+        f'dformer_seg::{function}(in0_p, in1_p, {bias_p}, out0_p, in0_shape0, in0_shape1, in0_shape2, '
         'in0_shape3, out0_shape1, out0_shape2, out0_shape3, in1_shape2, in1_shape3, data["stride_h"], '
         'data["stride_w"], data["pad_h"], data["pad_w"]);',
         data=dict(stride_h=stride[0], stride_w=stride[1], pad_h=padding[0], pad_w=padding[1]))

@@ -13,6 +13,7 @@ from jittor import nn
 from . import flop_rules, kernels
 from .activation import gelu
 from .dispatch import needs_grad, use_kernel
+from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
 
 _HEADERS = ('linear.h',)
@@ -30,14 +31,18 @@ def _append_operands(inputs, *optional):
     return names
 
 
-def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, residual=None):
-    """out (M, N) = [residual +] [multiplier *] activation(x (M, K) @ weight (N, K)^T [+ bias]) in one primitive."""
-    inputs = [x, weight]
+def _linear_kernel(x, weight, bias=None, activation=None, multiplier=None, residual=None, bf16=False):
+    """out (M, N) = [residual +] [multiplier *] activation(x (M, K) @ weight (N, K)^T [+ bias]) in one primitive.
+
+    ``bf16``: x and weight enter the GEMM rounded to bf16 (float32 accumulation, bias, epilogue and output).
+    """
+    inputs = [x, bf16_weight(weight) if bf16 else weight]
     bias_p, multiplier_p, residual_p = _append_operands(inputs, bias, multiplier, residual)
     per_channel = 'true' if multiplier is not None and multiplier.ndim == 1 else 'false'
     gelu_flag = 'true' if activation == 'gelu' else 'false'
-    return kernels.code('linear', (x.shape[0], weight.shape[0]), 'float32', inputs, _HEADERS,
-                        f'dformer_seg::linear_forward(in0_p, in1_p, {bias_p}, {gelu_flag}, {multiplier_p}, {per_channel}, '
+    name, function = ('linear_bf16', 'linear_forward_bf16') if bf16 else ('linear', 'linear_forward')
+    return kernels.code(name, (x.shape[0], weight.shape[0]), 'float32', inputs, _HEADERS,
+                        f'dformer_seg::{function}(in0_p, in1_p, {bias_p}, {gelu_flag}, {multiplier_p}, {per_channel}, '
                         f'{residual_p}, out0_p, in0_shape0, in0_shape1, in1_shape0);')
 
 
@@ -153,7 +158,8 @@ def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None
     ``activation`` is None or 'gelu'; ``multiplier`` (anything that broadcasts to the
     output: a layer scale (out_features,), a gate of the output's shape, ...)
     and ``residual`` (the output's shape) are optional. Without gradients they
-    run inside the GEMM kernel (oneDNN post-ops). With gradients, a GELU or a
+    run inside the GEMM kernel (oneDNN post-ops), and the GEMM runs in bf16
+    under ``inference_precision('bf16')`` (:mod:`.precision`). With gradients, a GELU or a
     multiplier makes the GEMM keep its output and one parallel pass apply the
     rest, and their gradients take one pass before the two GEMMs of the
     backward; a residual alone stays a post-op. A multiplier that varies along
@@ -168,7 +174,8 @@ def linear(x, weight, bias=None, activation=None, multiplier=None, residual=None
     if fusable_multiplier and not needs_grad(*operands):
         def as_rows(t):  # full-shape terms as (rows, out_features); a (out_features,) multiplier stays
             return t if t is None or t.ndim == 1 else t.reshape(flat_x.shape[0], out_shape[-1])
-        return _linear_kernel(flat_x, weight, bias, activation, as_rows(multiplier), as_rows(residual)).reshape(out_shape)
+        return _linear_kernel(flat_x, weight, bias, activation, as_rows(multiplier), as_rows(residual),
+                              bf16=use_bf16('linear', *operands)).reshape(out_shape)
     groups = _multiplier_groups(multiplier, out_shape)
     if multiplier is not None and groups is None:  # a multiplier the kernel cannot index: Jittor applies it
         y = linear(x, weight, bias, activation, residual=None)

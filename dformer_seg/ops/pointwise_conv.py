@@ -5,13 +5,15 @@ Jittor relays it to oneDNN's convolution, which is rebuilt on every call and
 reorders input and output to a blocked layout and back; the decode heads'
 1x1 convs on (512, 60x80) maps spend more time in that than in the arithmetic.
 Here each product goes straight to ``dnnl_sgemm`` (multi-threaded inside
-oneDNN), and the gradients are GEMMs as well.
+oneDNN), and the gradients are GEMMs as well. Under ``inference_precision('bf16')``
+inference runs a oneDNN bf16 matmul per image instead (:mod:`.precision`).
 """
 import jittor as jt
 from jittor import nn
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
+from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
 
 _HEADERS = ('pointwise_conv.h',)
@@ -35,6 +37,15 @@ class _PointwiseConv(jt.Function):
         return (grad_x, grad_w, grad_b) if with_bias else (grad_x, grad_w)
 
 
+def _pointwise_conv_bf16(x, weight, bias):
+    """Inference in bf16: x and weight rounded to bf16, float32 accumulation, bias and output."""
+    inputs = [x, bf16_weight(weight)] + ([] if bias is None else [bias])
+    bias_p = 'nullptr' if bias is None else 'in2_p'
+    shape = (x.shape[0], weight.shape[0]) + tuple(x.shape[2:])
+    return kernels.code('pointwise_conv2d_bf16', shape, 'float32', inputs, _HEADERS,
+                        f'dformer_seg::pointwise_conv_forward_bf16(in0_p, in1_p, {bias_p}, out0_p, {_SIZES});')
+
+
 def plain_pointwise_conv2d(x, weight, bias=None):
     return nn.conv2d(x, weight, bias)
 
@@ -51,6 +62,8 @@ def pointwise_conv2d(x, weight, bias=None):
     operands = [x, weight] if bias is None else [x, weight, bias]
     if not use_kernel('pointwise_conv2d', *operands):
         return plain_pointwise_conv2d(x, weight, bias)
+    if use_bf16('pointwise_conv2d', *operands):
+        return _pointwise_conv_bf16(x, weight, bias)
     return _PointwiseConv()(*operands)
 
 

@@ -2,28 +2,29 @@
 // bias, GELU, multiplier (per output channel or full size) and residual are applied as it stores each output
 // block (post-ops), so none of them costs another pass over memory.
 #pragma once
+#include "bf16.h"
 #include "gelu.h"
 #include "onednn.h"
 
 namespace dformer_seg {
 
-// x (rows, in_features), weight (out_features, in_features); bias (out_features,), multiplier (out_features,)
-// when per_channel else (rows, out_features), residual (rows, out_features): each may be null.
-DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, const float* bias, bool gelu,
-                                       const float* multiplier, bool per_channel, const float* residual, float* y,
-                                       long rows, long in_features, long out_features) {
+// The matmul of linear_forward for x and weight of type `source` (f32, or bf16 with float32 accumulation); the
+// bias, post-op operands and y are float32.
+static inline void linear_matmul(dnnl::memory::data_type source, const void* x, const void* weight, const float* bias,
+                                 bool gelu, const float* multiplier, bool per_channel, const float* residual, float* y,
+                                 long rows, long in_features, long out_features) {
     using namespace dnnl;
     using tag = memory::format_tag;
     const auto f32 = memory::data_type::f32;
-    const memory::desc x_md({rows, in_features}, f32, tag::ab);
-    const memory::desc weight_md({in_features, out_features}, f32, tag::ba);  // (N, K) rows = columns of W^T
+    const memory::desc x_md({rows, in_features}, source, tag::ab);
+    const memory::desc weight_md({in_features, out_features}, source, tag::ba);  // (N, K) rows = columns of W^T
     const memory::desc out_md({rows, out_features}, f32, tag::ab);
     const memory::desc channel_md({1, out_features}, f32, tag::ab);
     const memory::desc& multiplier_md = per_channel ? channel_md : out_md;
     const int multiplier_kind = multiplier ? (per_channel ? 1 : 2) : 0;
-    static PrimitiveCache<std::array<memory::dim, 7>, matmul> primitives;
-    const std::array<memory::dim, 7> key{rows, in_features, out_features, bias != nullptr, gelu, multiplier_kind,
-                                         residual != nullptr};
+    static PrimitiveCache<std::array<memory::dim, 8>, matmul> primitives;
+    const std::array<memory::dim, 8> key{rows, in_features, out_features, bias != nullptr, gelu, multiplier_kind,
+                                         residual != nullptr, (memory::dim)source};
     matmul& product = primitives.get(key, [&] {
         post_ops epilogue;
         if (gelu) epilogue.append_eltwise(1.0f, algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
@@ -45,6 +46,27 @@ DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, cons
     stream strm(cpu_engine());
     product.execute(strm, args);
     strm.wait();
+}
+
+// x (rows, in_features), weight (out_features, in_features); bias (out_features,), multiplier (out_features,)
+// when per_channel else (rows, out_features), residual (rows, out_features): each may be null.
+DFORMER_SEG_KERNEL void linear_forward(const float* x, const float* weight, const float* bias, bool gelu,
+                                       const float* multiplier, bool per_channel, const float* residual, float* y,
+                                       long rows, long in_features, long out_features) {
+    linear_matmul(dnnl::memory::data_type::f32, x, weight, bias, gelu, multiplier, per_channel, residual, y, rows,
+                  in_features, out_features);
+}
+
+// linear_forward in bf16 (inference): x is converted on the fly, weight holds the bf16 bits of W (out_features,
+// in_features); products are accumulated in float32 and the epilogue and y stay float32.
+DFORMER_SEG_KERNEL void linear_forward_bf16(const float* x, const uint16_t* weight, const float* bias, bool gelu,
+                                            const float* multiplier, bool per_channel, const float* residual,
+                                            float* y, long rows, long in_features, long out_features) {
+    static Bf16Scratch scratch;
+    uint16_t* x_bf16 = scratch.get((size_t)rows * in_features);
+    convert_to_bf16(x, x_bf16, rows * in_features);
+    linear_matmul(dnnl::memory::data_type::bf16, x_bf16, weight, bias, gelu, multiplier, per_channel, residual, y,
+                  rows, in_features, out_features);
 }
 
 // dx = dy W and dW = dy^T x (two GEMMs).
