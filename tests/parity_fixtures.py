@@ -2,26 +2,25 @@
 
 The weights of the fixtures are regenerated here from the documented rule
 (``tests/fixtures/parity/README.md``, "Weight rule"), so the repository does
-not carry them. The full DFormer-Tiny fixture is read from ``../shared`` when
-that folder exists beside the checkout.
+not carry them; :func:`write_official_pth` writes them as an official-format
+``.pth`` for the tests that read one.
 """
 import json
 import os
+import struct
+import zipfile
 
 import numpy as np
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOCAL_DIR = os.path.join(HERE, 'fixtures', 'parity')
-SHARED_DIR = os.path.join(HERE, '..', '..', 'shared', 'fixtures', 'parity')
+FIXTURES_DIR = os.path.join(HERE, 'fixtures', 'parity')
 
 
 def fixture_dir(name):
-    for root in (LOCAL_DIR, SHARED_DIR):
-        path = os.path.join(root, name)
-        if os.path.isfile(os.path.join(path, 'keys.tsv')):
-            return path
-    pytest.skip(f'parity fixture {name} not found (looked in {LOCAL_DIR} and {SHARED_DIR})')
+    path = os.path.join(FIXTURES_DIR, name)
+    if not os.path.isfile(os.path.join(path, 'keys.tsv')):
+        raise FileNotFoundError(f'parity fixture {name} not found: {path}/keys.tsv')
+    return path
 
 
 def read_keys(path):
@@ -91,3 +90,49 @@ def official_checkpoint_keys(filename, prefix=''):
             if key.startswith(prefix) and not key.endswith('num_batches_tracked'):
                 keys[key[len(prefix):]] = tuple(int(s) for s in shape.split(',')) if shape else ()
     return keys
+
+
+# Storage class of each dtype in torch's pickles.
+TORCH_STORAGES = {np.dtype(np.float32): 'FloatStorage', np.dtype(np.float64): 'DoubleStorage',
+                  np.dtype(np.int64): 'LongStorage'}
+
+
+def _pickle_str(text):
+    data = text.encode('utf-8')
+    return b'X' + struct.pack('<I', len(data)) + data  # BINUNICODE
+
+
+def _pickle_int_tuple(values):
+    return b'(' + b''.join(b'J' + struct.pack('<i', int(v)) for v in values) + b't'  # MARK, BININT..., TUPLE
+
+
+def _pickle_tensor(key, array):
+    """``torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())`` as pickle opcodes."""
+    strides = [int(np.prod(array.shape[i + 1:])) for i in range(array.ndim)]
+    storage = (b'(' + _pickle_str('storage') + b'ctorch\n' + TORCH_STORAGES[array.dtype].encode() + b'\n'
+               + _pickle_str(key) + _pickle_str('cpu') + b'J' + struct.pack('<i', array.size) + b'tQ')  # BINPERSID
+    return (b'ctorch._utils\n_rebuild_tensor_v2\n(' + storage + b'J\x00\x00\x00\x00'
+            + _pickle_int_tuple(array.shape) + _pickle_int_tuple(strides) + b'\x89'  # NEWFALSE
+            + b'ccollections\nOrderedDict\n)R' + b'tR')
+
+
+def write_official_pth(path, state_dict):
+    """Write ``{'model': OrderedDict(state_dict)}`` (name -> numpy array) in torch.save's zip layout.
+
+    The container of the official checkpoints, with the pickle written opcode by
+    opcode here, independently of the project's own writer
+    (``dformer_seg/deploy/torch_format.py``): each tensor a
+    ``torch._utils._rebuild_tensor_v2`` call on a persistent-id storage whose
+    bytes are the record ``archive/data/<n>``.
+    """
+    arrays = [np.asarray(value).astype(np.asarray(value).dtype.newbyteorder('<')) for value in state_dict.values()]
+    items = b''.join(_pickle_str(name) + _pickle_tensor(str(index), array)
+                     for index, (name, array) in enumerate(zip(state_dict, arrays)))
+    data_pkl = (b'\x80\x02}' + _pickle_str('model') + b'ccollections\nOrderedDict\n)R(' + items + b'u' + b's.')
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:
+        archive.writestr('archive/data.pkl', data_pkl)
+        archive.writestr('archive/byteorder', 'little')
+        for index, array in enumerate(arrays):
+            archive.writestr(f'archive/data/{index}', array.tobytes())  # C order
+        archive.writestr('archive/version', '3\n')
+    return path

@@ -8,11 +8,15 @@ from .rgbd import RGBDSegDataset
 @DATASETS.register_module()
 class MFNetDataset(RGBDSegDataset):
     """MFNet RGB-T, 9 classes (0 = 'unlabeled' counts as a class): ``RGB/*.png``, ``Thermal/*.png``
-    (8-bit), ``Label/*.png`` (0..8), ``train.txt`` / ``val.txt`` / ``test.txt`` (from mfnet.py)."""
+    (8-bit), ``Label/*.png`` (0..8), ``train.txt`` / ``val.txt`` / ``test.txt`` (from mfnet.py).
+
+    The CMX / DFormer copy of MFNet is read as it is: its thermal folder ``Modal/`` is used where there
+    is no ``Thermal/``.
+    """
 
     CLASSES = MFNET_CLASSES
     PALETTE = MFNET_PALETTE
-    DEFAULT_DEPTH_DIR = 'Thermal'
+    DEFAULT_DEPTH_DIR = ('Thermal', 'Modal')
 
     def __init__(self, data_root, pipeline=(), split='train', img_suffix='.png', palette=None, **kwargs):
         super().__init__(data_root, pipeline=pipeline, split=split, img_suffix=img_suffix,

@@ -6,11 +6,10 @@ import pytest
 
 from dformer_seg.apis import init_model
 from dformer_seg.utils.checkpoint import read_checkpoint
-from parity_fixtures import SHARED_DIR, generate_weights, load_config
+from parity_fixtures import fixture_dir, generate_weights, load_config, write_official_pth
 from script_loading import load_script
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURE = os.path.join(SHARED_DIR, 'dformer_v1_mini')
+FIXTURE = fixture_dir('dformer_v1_mini')
 
 
 def load_converter():
@@ -31,11 +30,9 @@ def write_fixture_config(path, num_classes=None):
 
 
 @pytest.fixture
-def official_weights():
-    weights = os.path.join(FIXTURE, 'weights.pth')
-    if not os.path.isfile(weights):
-        pytest.skip(f'{weights} not available')
-    return weights
+def official_weights(tmp_path):
+    """The fixture's weights as an official-format .pth (``{'model': state_dict}``, num_batches_tracked included)."""
+    return write_official_pth(str(tmp_path / 'DFormer_mini.pth'), generate_weights(FIXTURE))
 
 
 def test_round_trip(tmp_path, official_weights):

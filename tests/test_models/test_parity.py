@@ -15,7 +15,7 @@ import jittor as jt
 from dformer_seg.apis import init_model
 from dformer_seg.registry import SEGMENTORS
 from dformer_seg.utils.checkpoint import load_state_dict
-from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
+from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, write_official_pth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOLERANCE = 1e-4
@@ -70,11 +70,10 @@ def test_mini_segmentor_matches_reference(name):
     assert check_logits(model, inputs, load_npz(path, 'expected.npz')) == ['75x103', '96x128']
 
 
-def test_full_tiny_through_init_model():
+def test_full_tiny_through_init_model(tmp_path):
+    """The NYU DFormer-Tiny config with the fixture weights as an official-format .pth."""
     path = fixture_dir('dformer_tiny_full')
-    weights = os.path.join(path, 'weights.pth')
-    if not os.path.isfile(weights):
-        pytest.skip(f'{weights} not available')
+    weights = write_official_pth(str(tmp_path / 'DFormer_Tiny.pth'), generate_weights(path))
     model = init_model(os.path.join(REPO, 'configs', 'dformer', 'dformer_tiny_nyu.py'), weights, device='cpu')
     assert not model.is_training()
     inputs = load_npz(path, 'inputs.npz')

@@ -2,6 +2,8 @@
 
 Covers the fused inference paths (no gradient) and the composed paths with their backward kernels,
 inside the real blocks (channels-last layouts, strided attention, residual / GELU epilogues).
+The fast run must have built kernels (``ops.kernels.kernel_builds``) and the plain run none; where the
+kernels cannot run (``DFORMER_SEG_FAST_OPS=0``, CUDA, no oneDNN) the tests skip with the reason.
 """
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ import jittor as jt
 from dformer_seg.models.backbones.dformer import DFormer
 from dformer_seg.models.backbones.dformerv2 import DFormerv2
 from dformer_seg.models.decode_heads.ham_head import LightHamHead
-from dformer_seg.ops import fast_ops
+from dformer_seg.ops import fast_ops, kernels
+from op_test_utils import skip_unless_kernels_run
 from parity_fixtures import fixture_dir, load_config
 
 
@@ -28,6 +31,19 @@ def _outputs_and_grads(model, inputs, projections):
     params = [p for p in model.parameters() if not p.is_stop_grad()]
     loss = sum((o * r).sum() for o, r in zip(model(*inputs), projections))
     return outputs, [g.numpy() for g in jt.grad(loss, params)]
+
+
+def _fast_and_plain(model, inputs, projections):
+    """Outputs and gradients with the kernels, then without; the first run must build kernels, the second none."""
+    skip_unless_kernels_run()
+    before = sum(kernels.kernel_builds.values())
+    fast = _outputs_and_grads(model, inputs, projections)
+    after_fast = sum(kernels.kernel_builds.values())
+    assert after_fast > before, 'no fast-op kernel ran: this would compare plain with plain'
+    with fast_ops(False):
+        plain = _outputs_and_grads(model, inputs, projections)
+    assert sum(kernels.kernel_builds.values()) == after_fast, 'a kernel ran under fast_ops(False)'
+    return fast, plain
 
 
 def _assert_close(fast, plain, what):
@@ -47,9 +63,7 @@ def test_backbone_outputs_and_gradients(name, cls):
     with jt.no_grad():
         shapes = [tuple(o.shape) for o in model(*inputs)]
     projections = [jt.array(rng.standard_normal(s).astype(np.float32)) for s in shapes]
-    fast_out, fast_grads = _outputs_and_grads(model, inputs, projections)
-    with fast_ops(False):
-        plain_out, plain_grads = _outputs_and_grads(model, inputs, projections)
+    (fast_out, fast_grads), (plain_out, plain_grads) = _fast_and_plain(model, inputs, projections)
     for i, (f, p) in enumerate(zip(fast_out, plain_out)):
         _assert_close(f, p, f'feature {i}')
     names = [n for n, p in model.named_parameters() if not p.is_stop_grad()]
@@ -76,9 +90,7 @@ def test_light_ham_head_outputs_and_gradients():
         def named_parameters(self):
             return head.named_parameters()
 
-    fast_out, fast_grads = _outputs_and_grads(Wrapped(), feats, projection)
-    with fast_ops(False):
-        plain_out, plain_grads = _outputs_and_grads(Wrapped(), feats, projection)
+    (fast_out, fast_grads), (plain_out, plain_grads) = _fast_and_plain(Wrapped(), feats, projection)
     _assert_close(fast_out[0], plain_out[0], 'logits')
     for (param_name, _), f, p in zip([(n, p) for n, p in head.named_parameters() if not p.is_stop_grad()],
                                      fast_grads, plain_grads):

@@ -88,3 +88,31 @@ def test_wrong_folder(tmp_path):
     make_release(root)
     with pytest.raises(DataError, match=r"no split 'test'"):
         converter.convert(root, str(tmp_path / 'out'), splits=['test'])
+
+
+def test_corrupt_rgb_stops_the_run_and_leaves_no_split_file(tmp_path):
+    root, out = str(tmp_path / 'cityscapes'), str(tmp_path / 'out')
+    make_release(root)
+    converter.convert(root, out)
+    assert sorted(n for n in os.listdir(out) if n.endswith('.txt')) == ['train.txt', 'val.txt']
+    # The val image is truncated: the train split converts, then the run stops.
+    path = os.path.join(root, 'leftImg8bit', 'val', 'lindau', 'lindau_000000_000019_leftImg8bit.png')
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    os.remove(os.path.join(out, 'RGB', 'lindau_000000_000019.png'))
+    with pytest.raises(SystemExit, match=r'error: cannot decode Cityscapes RGB image file '
+                                         r'.*lindau_000000_000019_leftImg8bit\.png: it is corrupt'):
+        converter.main([root, out])
+    assert not os.path.exists(os.path.join(out, 'RGB', 'lindau_000000_000019.png'))
+    assert [n for n in os.listdir(out) if n.endswith('.txt')] == []  # not train.txt, nor the earlier run's lists
+
+
+def test_rgb_of_another_size(tmp_path):
+    root = str(tmp_path / 'cityscapes')
+    make_release(root)
+    cv2.imwrite(os.path.join(root, 'leftImg8bit', 'train', 'aachen', 'aachen_000000_000019_leftImg8bit.png'),
+                np.zeros((H + 1, W, 3), np.uint8))
+    with pytest.raises(DataError, match=r'Cityscapes RGB image .*aachen_000000_000019_leftImg8bit\.png is 9x16 but '
+                                        r'its disparity is 8x16'):
+        converter.convert(root, str(tmp_path / 'out'))

@@ -99,3 +99,17 @@ def test_wrong_folder_and_missing_pieces(tmp_path):
     val.write_text('scene0001_00\n')
     with pytest.raises(DataError, match=r'ScanNet depth .*scene0001_00/depth/0\.png is uint8.*16-bit'):
         converter.convert(root, str(tmp_path / 'out'), val_scenes=str(val))
+
+
+def test_a_run_that_stops_leaves_no_split_file(tmp_path):
+    root, out = str(tmp_path / 'frames'), str(tmp_path / 'out')
+    make_frames(root)
+    converter.convert(root, out)
+    # The val frame's depth is truncated: the training frames convert, then the run stops.
+    path = os.path.join(root, 'scene0001_00', 'depth', '0.png')
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(SystemExit, match=r'error: cannot decode ScanNet depth file .*scene0001_00/depth/0\.png'):
+        converter.main([root, out])
+    assert [n for n in os.listdir(out) if n.endswith('.txt')] == []  # not train.txt, nor the earlier run's lists

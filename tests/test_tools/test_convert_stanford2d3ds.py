@@ -103,3 +103,34 @@ def test_wrong_folder_and_missing_label_list(tmp_path):
     os.remove(os.path.join(root, 'assets', 'semantic_labels.json'))
     with pytest.raises(DataError, match='semantic_labels.json not found'):
         converter.convert(root, str(tmp_path / 'out'))
+
+
+def truncate(path):
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+
+
+def test_corrupt_rgb_stops_the_run_and_leaves_no_split_file(tmp_path):
+    root, out = str(tmp_path / 'release'), str(tmp_path / 'out')
+    make_release(root)
+    converter.convert(root, out)
+    assert sorted(n for n in os.listdir(out) if n.endswith('.txt')) == ['test.txt', 'train.txt']
+    # The last frame (area_5a, converted after the three training frames) has a truncated RGB image.
+    truncate(os.path.join(root, 'area_5a', 'data', 'rgb', 'camera_9f_hallway_2_frame_0_domain_rgb.png'))
+    os.remove(os.path.join(out, 'RGB', 'area_5a_camera_9f_hallway_2_frame_0.png'))
+    with pytest.raises(SystemExit, match=r'error: cannot decode Stanford-2D-3D-S RGB image file '
+                                         r'.*camera_9f_hallway_2_frame_0_domain_rgb\.png: it is corrupt'):
+        converter.main([root, out])
+    assert not os.path.exists(os.path.join(out, 'RGB', 'area_5a_camera_9f_hallway_2_frame_0.png'))
+    assert [n for n in os.listdir(out) if n.endswith('.txt')] == []  # the earlier run's lists are gone too
+
+
+def test_rgb_of_another_size(tmp_path):
+    root = str(tmp_path / 'release')
+    make_release(root)
+    cv2.imwrite(os.path.join(root, 'area_3', 'data', 'rgb', 'camera_77_wc_1_frame_4_domain_rgb.png'),
+                np.zeros((H, W + 2, 3), np.uint8))
+    with pytest.raises(DataError, match=r'RGB image .*camera_77_wc_1_frame_4_domain_rgb\.png is 16x18 but its '
+                                        r'depth is 16x16'):
+        converter.convert(root, str(tmp_path / 'out'))

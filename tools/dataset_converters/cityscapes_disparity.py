@@ -9,9 +9,13 @@ p > 0, p = 0 invalid), ``gtFine/<split>/<city>/<base>_gtFine_labelIds.png`` and
 ``camera/<split>/<city>/<base>_camera.json`` (``extrinsic.baseline`` in metres, ``intrinsic.fx`` in
 pixels). Depth = baseline x fx / d metres; p <= 1 (invalid, or zero disparity: infinitely far) is 0,
 "no measurement". --baseline/--focal replace the camera files (a set without them). Labels go from
-labelIds to the 19 trainIds (255 = ignore). Written:
+labelIds to the 19 trainIds (255 = ignore). Every image is decoded (a corrupt or truncated file stops
+the run with an error naming it). Written:
 
     OUT/RGB/<base>.png, OUT/Depth/<base>.tiff (32-bit float metres), OUT/Label/<base>.png, OUT/<split>.txt
+
+The split files are written last, once every image of every split is converted: a run that stops with
+an error leaves no split file of the splits it was asked for (those of an earlier run are removed first).
 """
 import argparse
 import json
@@ -24,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from dformer_seg.datasets.converting import copy_file, require_folders, write_split  # noqa: E402
 from dformer_seg.datasets.errors import DataError  # noqa: E402
-from dformer_seg.datasets.io import READ_UNCHANGED, read_image_file, write_image_file  # noqa: E402
+from dformer_seg.datasets.io import READ_COLOR, READ_UNCHANGED, read_image_file, write_image_file  # noqa: E402
 from dformer_seg.datasets.metainfo import CITYSCAPES_TRAIN_IDS  # noqa: E402
 
 IGNORE = 255
@@ -82,7 +86,22 @@ def depth_from_disparity(path, baseline_focal):
     return depth
 
 
+def remove_split_file(out, split):
+    path = os.path.join(out, f'{split}.txt')
+    if os.path.isfile(path):
+        os.remove(path)
+
+
+def check_rgb(path, shape):
+    """Decode the colour image at ``path`` (so that a corrupt file is not copied) and check its size."""
+    image = read_image_file(path, READ_COLOR, 'Cityscapes RGB image')
+    if image.shape[:2] != shape:
+        raise DataError(f'Cityscapes RGB image {path} is {image.shape[0]}x{image.shape[1]} but its disparity is '
+                        f'{shape[0]}x{shape[1]}')
+
+
 def convert_split(root, out, split, baseline_focal, lookup):
+    """Convert one split's images; returns their names."""
     image_root = os.path.join(root, 'leftImg8bit', split)
     if not os.path.isdir(image_root):
         raise DataError(f'Cityscapes: no split {split!r} in {root} ({image_root} is not a folder)')
@@ -99,14 +118,15 @@ def convert_split(root, out, split, baseline_focal, lookup):
             if label_ids.dtype != np.uint8 or label_ids.shape != depth.shape:
                 raise DataError(f'Cityscapes label {label_path} is {label_ids.dtype} with shape {label_ids.shape}; '
                                 f'expected 8-bit labelIds of the disparity\'s size {depth.shape}')
-            copy_file(os.path.join(city_dir, f'{base}_leftImg8bit.png'), os.path.join(out, 'RGB', base + '.png'))
+            rgb_path = os.path.join(city_dir, f'{base}_leftImg8bit.png')
+            check_rgb(rgb_path, depth.shape)
+            copy_file(rgb_path, os.path.join(out, 'RGB', base + '.png'))
             write_image_file(os.path.join(out, 'Depth', base + '.tiff'), depth)
             write_image_file(os.path.join(out, 'Label', base + '.png'), lookup[label_ids])
             names.append(base)
     if not names:
         raise DataError(f'Cityscapes: no *_leftImg8bit.png images under {image_root}')
-    write_split(out, split, names)
-    return len(names)
+    return names
 
 
 def convert(root, out, splits=('train', 'val'), baseline=None, focal=None):
@@ -114,7 +134,12 @@ def convert(root, out, splits=('train', 'val'), baseline=None, focal=None):
     require_folders(root, ('leftImg8bit', 'disparity', 'gtFine'), 'Cityscapes', LAYOUT)
     baseline_focal = baseline * focal if baseline is not None else None
     lookup = train_id_lookup()
-    return {split: convert_split(root, out, split, baseline_focal, lookup) for split in splits}
+    for split in splits:
+        remove_split_file(out, split)
+    names = {split: convert_split(root, out, split, baseline_focal, lookup) for split in splits}
+    for split, split_names in names.items():
+        write_split(out, split, split_names)
+    return {split: len(split_names) for split, split_names in names.items()}
 
 
 def main(argv=None):

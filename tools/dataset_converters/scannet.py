@@ -16,6 +16,9 @@ averaging, labels with nearest neighbour when their size differs):
 
     OUT/RGB/<scene>_<frame>.jpg, OUT/Depth/<scene>_<frame>.png (16-bit mm), OUT/Label/<scene>_<frame>.png,
     OUT/train.txt, OUT/val.txt
+
+The split files are written last, once every frame of every split is converted: a run that stops with
+an error leaves no split file (those of an earlier run are removed first).
 """
 import argparse
 import csv
@@ -138,13 +141,16 @@ def convert(root, out, train_scenes=None, val_scenes=None, label_map=None, frame
         raise DataError(f'ScanNet: no scene lists: pass --train-scenes/--val-scenes (scannetv2_train.txt, '
                         f'scannetv2_val.txt of the benchmark) or put them in {root}')
     lookup = raw_id_lookup(label_map) if label_map else nyu40_lookup()
-    counts = {}
-    for split, scenes in splits.items():
-        names = [convert_frame(root, out, scene, frame, lookup)
-                 for scene in scenes for frame in scene_frames(root, scene, frame_step)]
-        write_split(out, split, names)
-        counts[split] = len(names)
-    return counts
+    for split in splits:
+        split_file = os.path.join(out, f'{split}.txt')
+        if os.path.isfile(split_file):
+            os.remove(split_file)
+    names = {split: [convert_frame(root, out, scene, frame, lookup)
+                     for scene in scenes for frame in scene_frames(root, scene, frame_step)]
+             for split, scenes in splits.items()}
+    for split, split_names in names.items():
+        write_split(out, split, split_names)
+    return {split: len(split_names) for split, split_names in names.items()}
 
 
 def main(argv=None):

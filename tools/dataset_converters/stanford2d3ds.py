@@ -15,6 +15,10 @@ areas 5a and 5b for testing, the others for training. Written:
     OUT/RGB/<area>_<frame>.png, OUT/Depth/<area>_<frame>.png (16-bit millimetres, 0 = no measurement),
     OUT/Label/<area>_<frame>.png (0..12, 255 = ignore), with --hha OUT/HHA/<area>_<frame>.png,
     OUT/train.txt, OUT/test.txt
+
+Every image is decoded (a corrupt or truncated file stops the run with an error naming it). The split
+files are written last, once every frame is converted: a run that stops with an error leaves no split
+file (those of an earlier run are removed first).
 """
 import argparse
 import json
@@ -101,6 +105,20 @@ def depth_millimetres(path):
     return millimetres.astype(np.uint16)
 
 
+def check_rgb(path, shape):
+    """Decode the colour image at ``path`` (so that a corrupt file is not copied) and check its size."""
+    image = read_image_file(path, READ_COLOR, 'Stanford-2D-3D-S RGB image')
+    if image.shape[:2] != shape:
+        raise DataError(f'Stanford-2D-3D-S RGB image {path} is {image.shape[0]}x{image.shape[1]} but its depth is '
+                        f'{shape[0]}x{shape[1]}')
+
+
+def remove_split_file(out, split):
+    path = os.path.join(out, f'{split}.txt')
+    if os.path.isfile(path):
+        os.remove(path)
+
+
 def convert_frame(area_dir, out, name, frame, lookup, hha):
     data = os.path.join(area_dir, 'data')
     rgb_path = os.path.join(data, 'rgb', f'{frame}_domain_rgb.png')
@@ -110,8 +128,7 @@ def convert_frame(area_dir, out, name, frame, lookup, hha):
     if label.shape != depth.shape:
         raise DataError(f'Stanford-2D-3D-S semantic image {semantic_path} is {label.shape[0]}x{label.shape[1]} '
                         f'but its depth is {depth.shape[0]}x{depth.shape[1]}')
-    if not os.path.isfile(rgb_path):
-        raise DataError(f'Stanford-2D-3D-S RGB image not found: {rgb_path}')
+    check_rgb(rgb_path, depth.shape)
     copy_file(rgb_path, os.path.join(out, 'RGB', name + '.png'))
     write_image_file(os.path.join(out, 'Depth', name + '.png'), depth)
     write_image_file(os.path.join(out, 'Label', name + '.png'), label)
@@ -133,6 +150,8 @@ def convert(root, out, test_areas=None, labels_json=None, hha=False):
                         f'(found {", ".join(areas)})')
     lookup = class_lookup(find_labels_json(root, labels_json))
     splits = {'train': [], 'test': []}
+    for split in splits:
+        remove_split_file(out, split)
     for area in areas:
         rgb_dir = os.path.join(root, area, 'data', 'rgb')
         frames = sorted(n[:-len('_domain_rgb.png')] for n in os.listdir(rgb_dir) if n.endswith('_domain_rgb.png'))

@@ -1,5 +1,4 @@
 """DFormer (v1) backbone: checkpoint key names, parity with the official PyTorch outputs, behaviour."""
-import os
 
 import jittor as jt
 import numpy as np
@@ -9,7 +8,9 @@ from dformer_seg.models.backbones.dformer import (DFormer, DFormerBlock, _downsa
                                                   resample_nhwc)
 from dformer_seg.models.utils import resize
 from dformer_seg.registry import BACKBONES
-from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
+from dformer_seg.utils.checkpoint import read_checkpoint
+from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys, \
+    write_official_pth
 
 PARITY_SIZES = ('96x128', '75x103')
 # Acceptance bar: max abs error relative to the reference feature's value range.
@@ -72,12 +73,11 @@ def test_mini_fixture_parity():
         assert_features_match(outs, expected, size)
 
 
-def test_tiny_full_fixture_parity():
-    """The real DFormer-Tiny (NYUDepthv2) weights; needs shared/ and the torch-free .pth reader."""
+def test_tiny_full_fixture_parity(tmp_path):
+    """The real DFormer-Tiny (NYUDepthv2) architecture, its fixture weights read from an official-format .pth."""
     path = fixture_dir('dformer_tiny_full')
-    checkpoint = pytest.importorskip('dformer_seg.utils.checkpoint',
-                                     reason='the .pth reader dformer_seg.utils.checkpoint is not there yet')
-    state_dict = checkpoint.read_checkpoint(os.path.join(path, 'weights.pth'))['state_dict']
+    pth = write_official_pth(str(tmp_path / 'weights.pth'), generate_weights(path))
+    state_dict = read_checkpoint(pth)['state_dict']
     model = DFormer(arch='tiny')
     load_exactly(model, backbone_weights(state_dict))
     model.eval()
