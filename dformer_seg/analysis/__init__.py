@@ -32,7 +32,7 @@ One forward pass yields two FLOP counts, both in multiply-accumulate units
     counted by the operations it executes.
 
 Fast ops (``dformer_seg.ops``) run hand-written kernels the counter cannot
-look into, so each declares its rules in the op registry (:mod:`dformer_seg.ops.registry`,
+look into, so each declares its rules in the op registry (:mod:`dformer_seg.ops.op_registry`,
 :mod:`dformer_seg.ops.flop_rules`): in the full count it
 costs what its plain Jittor formulation computes (matmul batch x M x N x K,
 softmax (5n - 2) per row plus the bias add, layer norm 7 per element + 2 per

@@ -3,7 +3,7 @@
 Every function computes exactly what its plain Jittor formulation computes;
 on the CPU (float32) it runs a hand-written multi-threaded kernel instead,
 elsewhere (CUDA, other dtypes, or with ``DFORMER_SEG_FAST_OPS=0``) the plain
-formulation. Each op is declared once in :mod:`.registry` (kernel headers in
+formulation. Each op is declared once in :mod:`.op_registry` (kernel headers in
 ``csrc/``, plain formulation, gradient, FLOP rules); :mod:`.dispatch` holds
 the decision between kernel and plain formulation, the only device branch,
 and :mod:`.kernels` builds the kernels. docs/ops.md shows how to add one.
