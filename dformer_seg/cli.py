@@ -136,7 +136,8 @@ USER_ERRORS = ('dformer_seg.cli.ToolError', 'dformer_seg.config.config.ConfigErr
                'dformer_seg.datasets.errors.DataError', 'dformer_seg.utils.checkpoint.CheckpointError',
                'dformer_seg.utils.numerics.NonFiniteError', 'dformer_seg.engine.runner.WorkDirError',
                'dformer_seg.runtime.DeviceError', 'dformer_seg.deploy.errors.ExportError',
-               'dformer_seg.deploy.dependencies.MissingDependencyError', 'builtins.FileNotFoundError')
+               'dformer_seg.deploy.dependencies.MissingDependencyError', 'dformer_seg.ops.precision.PrecisionError',
+               'builtins.FileNotFoundError')
 
 
 def user_error_types(loaded_only=False):

@@ -51,11 +51,15 @@ def parse_args(argv=None):
                         help='also save the class probabilities as .npy (DIR/scores)')
     parser.add_argument('--backend', choices=('jittor', 'onnxruntime'),
                         help='jittor (checkpoints) or onnxruntime (an exported .onnx); default: from the file')
+    parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
+                        help='precision of the heavy ops of the Jittor model (default fp32; docs/precision.md)')
     args = parser.parse_args(argv)
     is_onnx = args.checkpoint.endswith('.onnx')
     if args.backend is not None and (args.backend == 'onnxruntime') != is_onnx:
         parser.error(f'--backend {args.backend} does not fit {args.checkpoint}: onnxruntime runs an exported .onnx '
                      'file, jittor runs .pkl / .pth checkpoints')
+    if is_onnx and args.precision != 'fp32':
+        parser.error('--precision applies to the Jittor model; an .onnx file runs as it was exported')
     if is_onnx and args.tta:
         parser.error('--tta resizes the images, but an .onnx model has a fixed input size')
     if not 0.0 <= args.opacity <= 1.0:
@@ -163,7 +167,7 @@ def run(args):
     from dformer_seg.apis import enable_tta, inference_model, init_model
     from dformer_seg.datasets import DataError
 
-    model = init_model(cfg, args.checkpoint)
+    model = init_model(cfg, args.checkpoint, precision=args.precision)
     if args.tta:
         enable_tta(model)
 

@@ -2,6 +2,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta] [--use-ema]
                          [--work-dir DIR] [--cfg-options k=v ...] [--device auto|cpu|cuda] [--debug]
+    python tools/test.py CONFIG CHECKPOINT --precision bf16       (mIoU in bf16 next to float32)
     python tools/test.py CONFIG CHECKPOINT --format-only --out results.json
     mpirun -np N python tools/test.py CONFIG CHECKPOINT ...   (or: tools/dist_test.sh CONFIG CHECKPOINT N)
 
@@ -9,7 +10,8 @@ Prints the per-class IoU/Acc table and aAcc/mIoU/mAcc/fwIoU. --out writes label
 PNGs (class index per pixel), --show-dir colour overlays on the RGB images,
 --format-only COCO-style run-length encoded masks (one record per image and
 class) without computing metrics. --tta averages the scales and flips of the
-config's tta_cfg. Under mpirun every process evaluates its shard of the test set and
+config's tta_cfg. --precision bf16 runs the heavy ops in bf16 (CPUs with AVX512-BF16 or
+AMX-BF16, docs/precision.md) and also evaluates float32 on the same data, logging both mIoUs. Under mpirun every process evaluates its shard of the test set and
 the confusion matrices are summed (the metrics equal a single-process run's); only
 rank 0 writes the log, and each process writes the --out/--show-dir files of its shard.
 Errors in the input print one ``error: ...`` line (exit status 1); --debug shows the traceback.
@@ -30,6 +32,8 @@ def parse_args(argv=None):
                         help='only export predictions as RLE records to --out (no labels needed)')
     parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
     parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
+    parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
+                        help='precision of the heavy ops (default fp32); bf16 also reports the fp32 mIoU')
     args = parser.parse_args(argv)
     if args.format_only and not (args.out and args.out.endswith('.json')):
         parser.error('--format-only needs --out FILE.json')
@@ -73,14 +77,49 @@ def evaluate(args):
             dict(type='SegOutputHook', opacity=args.opacity, **{k: v for k, v in outputs.items() if v})]
 
     from dformer_seg.engine import Runner
+    from dformer_seg.ops.precision import check_precision, convert_model_precision, inference_precision
 
+    check_precision(args.precision)
     runner = Runner.from_cfg(cfg)
     checkpoint = runner.load_checkpoint(args.checkpoint, strict=True, use_ema=args.use_ema)
     trained_on = checkpoint['meta'].get('CLASSES')
     classes = runner.test_loop.evaluator.class_names if runner.test_loop.evaluator else None
     if trained_on and classes and list(trained_on) != list(classes):
         runner.logger.warning(f'the checkpoint was trained on classes {trained_on}, the test set has {classes}')
-    return runner.test()
+    if args.precision == 'fp32':
+        return runner.test()
+    convert_model_precision(runner.model, args.precision)
+    with inference_precision(args.precision):
+        metrics = runner.test()
+    if args.format_only:
+        return metrics
+    return compare_with_fp32(runner, metrics, args.precision)
+
+
+class _WithoutHooks:
+    """The runner as a loop sees it, with its hooks silent (the reference pass writes no output files)."""
+
+    def __init__(self, runner):
+        self._runner = runner
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
+
+    def call_hook(self, point, **kwargs):
+        pass
+
+
+def compare_with_fp32(runner, metrics, precision):
+    """Evaluate the same weights and data in float32 and log the metrics of both precisions; returns the
+    low-precision metrics with ``fp32_<name>`` added."""
+    from dformer_seg.engine.loops import TestLoop
+
+    loop = runner.test_loop
+    reference = TestLoop(_WithoutHooks(runner), loop.dataloader, loop.evaluator).run()
+    rows = [f'{name}: {precision} {metrics[name]:.2f}, fp32 {reference[name]:.2f}, '
+            f'difference {metrics[name] - reference[name]:+.2f}' for name in metrics if name in reference]
+    runner.logger.info(f'{precision} against fp32 on the same data:\n' + '\n'.join(rows))
+    return dict(metrics, **{f'fp32_{name}': value for name, value in reference.items()})
 
 
 if __name__ == '__main__':

@@ -15,6 +15,8 @@ from ..datasets.errors import DataError
 from ..datasets.io import READ_UNCHANGED, read_depth_file
 from ..datasets.metainfo import stored_dataset_meta, dataset_meta
 from ..datasets.pipelines import Compose
+from ..ops.precision import (PrecisionError, check_precision, convert_model_precision, inference_precision,
+                             model_precision)
 from ..registry import SEGMENTORS
 from ..runtime import setup
 from ..utils.checkpoint import load_state_dict, read_checkpoint
@@ -23,7 +25,7 @@ from ..utils.numerics import check_finite_scores
 logger = logging.getLogger('dformer_seg')
 
 
-def init_model(config, checkpoint=None, device=None, strict=True):
+def init_model(config, checkpoint=None, device=None, strict=True, precision='fp32'):
     """Build the segmentor of ``config`` in eval mode and load ``checkpoint``.
 
     Args:
@@ -36,6 +38,9 @@ def init_model(config, checkpoint=None, device=None, strict=True):
             chose (``$DFORMER_SEG_DEVICE``, else auto, unless a tool or an earlier call chose one).
         strict: refuse a checkpoint whose keys or shapes differ from the model
             (the error lists the offending keys).
+        precision: 'fp32' | 'bf16': the precision of the heavy ops in :func:`inference_model` (bf16 needs a
+            CPU with AVX512-BF16 or AMX-BF16; see docs/precision.md). A CPU without them, or CUDA, raises
+            :class:`dformer_seg.ops.precision.PrecisionError`.
 
     Returns the model with ``model.cfg`` (the config) and ``model.dataset_meta``
     (``classes`` / ``palette`` from the checkpoint meta or its ``dataset_meta``, else from the config's
@@ -49,7 +54,10 @@ def init_model(config, checkpoint=None, device=None, strict=True):
         raise TypeError(f'config must be a file path or a Config, got {type(config).__name__}')
     if 'model' not in config:
         raise KeyError(f'config {config.filename} has no "model" entry')
+    check_precision(precision)
     if checkpoint is not None and os.fspath(checkpoint).endswith('.onnx'):
+        if precision != 'fp32':
+            raise PrecisionError(f'precision={precision!r} applies to the Jittor model, not to an .onnx file')
         # An exported model runs in ONNX Runtime; its pre- and post-processing stay the Jittor code.
         from ..deploy.onnx_session import OnnxSegmentor
         return OnnxSegmentor(os.fspath(checkpoint), config)
@@ -72,6 +80,10 @@ def init_model(config, checkpoint=None, device=None, strict=True):
     model.eval()
     # Jittor initialises parameters lazily; run that now so the first forward is only a forward.
     jt.sync_all()
+    if precision != 'fp32':
+        if jt.flags.use_cuda:
+            raise PrecisionError(f'precision={precision!r} runs on the CPU only; use --device cpu or fp32')
+        convert_model_precision(model, precision)
     return model
 
 
@@ -261,7 +273,8 @@ def inference_model(model, rgb, depth=None, return_scores=False, color_order=Non
             raise KeyError(f'the test pipeline of {cfg.filename} produced no {missing}: it must load the image '
                            f'and the depth and end with PackSegInputs')
         batch = collate_samples([packed])
-        scores = model.inference(jt.array(batch['img']), jt.array(batch['depth']), batch['img_metas'])[0]
+        with inference_precision(model_precision(model)):
+            scores = model.inference(jt.array(batch['img']), jt.array(batch['depth']), batch['img_metas'])[0]
         meta = batch['img_metas'][0]
         check_finite_scores([scores], meta.get('img_path') or f'input {index}')
         results.append(SegResult(

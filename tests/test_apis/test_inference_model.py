@@ -177,3 +177,25 @@ def test_swapped_rgb_and_depth_are_named(model, samples, tmp_path):
         inference_model(model, rgb_path, rgb_path)
     # A depth map saved with three identical channels is a depth map.
     assert inference_model(model, rgb_path, grey_as_colour).label_map.shape == (H, W)
+
+
+def test_bf16_precision_agrees_with_fp32(model, samples, tmp_path):
+    """init_model(precision='bf16') runs the heavy ops in bf16: the same weights label almost every pixel alike."""
+    from dformer_seg.ops.precision import PrecisionError, check_precision
+    from dformer_seg.utils.checkpoint import save_checkpoint
+    try:
+        check_precision('bf16')
+    except PrecisionError as exc:
+        pytest.skip(f'this CPU cannot run bf16: {exc}')
+    checkpoint = str(tmp_path / 'weights.pkl')
+    save_checkpoint(checkpoint, model.state_dict())
+    low = init_model(mini_cfg(samples[0]), checkpoint, device='cpu', precision='bf16')
+    paths = samples[1]
+    fp32 = inference_model(model, [p[0] for p in paths], [p[1] for p in paths], return_scores=True)
+    bf16 = inference_model(low, [p[0] for p in paths], [p[1] for p in paths], return_scores=True)
+    for a, b in zip(fp32, bf16):
+        assert np.mean(a.label_map == b.label_map) >= 0.97
+        assert not np.array_equal(a.scores, b.scores)  # the bf16 kernels ran
+        np.testing.assert_allclose(a.scores, b.scores, atol=0.05)
+    with pytest.raises(PrecisionError, match='unknown precision'):
+        init_model(mini_cfg(samples[0]), device='cpu', precision='int4')

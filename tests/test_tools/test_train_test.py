@@ -26,6 +26,11 @@ def small_model_and_data(data_root):
             'default_hooks.checkpoint.interval=1', 'train_loop.val_interval=1']
 
 
+def bf16_available():
+    from dformer_seg.ops.precision import precision_unavailable_reason
+    return precision_unavailable_reason('bf16') is None
+
+
 def run_tool(*args):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     result = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
@@ -69,6 +74,12 @@ def test_train_resume_test_from_the_command_line(data_root, tmp_path):
     assert len(labels) == NUM_TEST and len(glob.glob(f'{show_dir}/*.png')) == NUM_TEST
     label = cv2.imread(labels[0], cv2.IMREAD_UNCHANGED)
     assert label.shape == (96, 128) and label.max() < 6
+
+    if bf16_available():
+        code, log = run_tool('tools/test.py', CONFIG, f'{work_dir}/epoch_3.pkl', '--work-dir', work_dir,
+                             '--precision', 'bf16', '--cfg-options', *options)
+        assert code == 0, log[-4000:]
+        assert 'bf16 against fp32 on the same data' in log and 'mIoU: bf16 ' in log and ', fp32 ' in log
 
     results = str(tmp_path / 'results.json')
     code, log = run_tool('tools/test.py', CONFIG, f'{work_dir}/epoch_3.pkl', '--work-dir', work_dir,

@@ -57,7 +57,11 @@ def parse_args(argv=None):
                              'CONFIG or CHECKPOINT); default jittor')
     parser.add_argument('--threads', type=int, default=None,
                         help='ONNX Runtime intra-op threads (default: all cores)')
+    parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
+                        help='precision of the heavy ops in inference (default fp32; docs/precision.md)')
     args = parser.parse_args(argv)
+    if args.precision != 'fp32' and (args.train or args.backend == 'onnxruntime'):
+        parser.error('--precision applies to Jittor inference only (not --train, not --backend onnxruntime)')
     if args.backend == 'onnxruntime':
         onnx_files = [p for p in (args.config, args.checkpoint) if p is not None and p.endswith('.onnx')]
         if len(onnx_files) != 1:
@@ -254,7 +258,9 @@ def run(args):
     from dformer_seg.engine.optim import build_optimizer
 
     start = time.perf_counter()
-    model = init_model(cfg, args.checkpoint)  # also materialises the weights
+    from dformer_seg.ops.precision import inference_precision
+
+    model = init_model(cfg, args.checkpoint, precision=args.precision)  # also materialises the weights
     build_s = time.perf_counter() - start
     num_classes = model.decode_head.num_classes
     batch = make_batch(args.batch, tuple(args.shape), num_classes, with_labels=args.train)
@@ -268,8 +274,11 @@ def run(args):
         what = 'train step (forward + backward + optimizer step)'
     else:
         model.eval()
-        step = lambda b: inference_step(model, b)  # noqa: E731
-        what = 'inference (encode_decode)'
+
+        def step(inputs):
+            with inference_precision(args.precision):
+                inference_step(model, inputs)
+        what = f'inference (encode_decode, {args.precision})'
 
     device = 'cuda' if jt.flags.use_cuda else 'cpu'
     print(f'{os.path.basename(args.config)}: {what}, batch {args.batch}, {args.shape[0]}x{args.shape[1]}, '
