@@ -235,13 +235,52 @@ def _naming(path, exc):
     return message if message.startswith(str(path)) else f'{path}: {message}'
 
 
+class _ArrayClass:
+    """What ``numpy.ndarray`` unpickles to. numpy's pickles only name the class as the type argument of
+    ``_reconstruct``; calling it, ``ndarray(shape, dtype)``, would allocate an array of the declared size
+    that holds no bytes of the file. Such a call is recorded (:class:`_ArrayWithoutData`), allocating
+    nothing, and refused after unpickling with the key it was stored under."""
+
+    def __call__(self, *args, **kwargs):
+        return _ArrayWithoutData(args, kwargs)
+
+
+class _ArrayWithoutData:
+    def __init__(self, args, kwargs):
+        self.call = ', '.join([f'{a!r:.60}' for a in args] + [f'{k}={v!r:.60}' for k, v in kwargs.items()])
+
+
+_NDARRAY = _ArrayClass()
+
+
 def _reconstruct_empty_array(reconstruct, subtype, shape, dtype_code):
     """numpy's pickles start every array empty (``_reconstruct(ndarray, (0,), b'b')``) and fill it with
     ``__setstate__``, which checks the data length against the declared shape. Any other shape would
     allocate memory the file does not hold, so it is refused."""
-    if subtype is not np.ndarray or not isinstance(shape, tuple) or np.prod(shape, dtype=object) != 0:
+    if subtype is not _NDARRAY or not isinstance(shape, tuple) or np.prod(shape, dtype=object) != 0:
         raise CheckpointError(f'malformed numpy array header (type {subtype!r:.100}, shape {shape!r:.100})')
-    return reconstruct(subtype, shape, dtype_code)
+    return reconstruct(np.ndarray, shape, dtype_code)
+
+
+def _refuse_arrays_without_data(obj, path):
+    """Raise :class:`CheckpointError` naming the first entry of ``obj`` built by ``ndarray(...)``."""
+    stack, seen = [(obj, 'the top level')], set()
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, _ArrayWithoutData):
+            raise CheckpointError(f'{path}: {where} is an array created without data (numpy.ndarray('
+                                  f'{value.call})): its values would be uninitialised memory, not bytes of the '
+                                  f'file')
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict):
+            prefix = '' if where == 'the top level' else f'{where}/'
+            stack.extend((v, f'{prefix}{k}') for k, v in value.items())
+            stack.extend((k, f'{prefix}{k!r:.60} (a key)') for k in value)
+        elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype == object):
+            stack.extend((v, f'{where}[{i}]') for i, v in enumerate(value.flat if isinstance(value, np.ndarray)
+                                                                    else value))
 
 
 class _NativeUnpickler(pickle.Unpickler):
@@ -255,6 +294,8 @@ class _NativeUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module in ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray') and name in self.NUMPY_CLASSES:
+            if name == 'ndarray':
+                return _NDARRAY
             found = super().find_class(module, name)
             return functools.partial(_reconstruct_empty_array, found) if name == '_reconstruct' else found
         if (module, name) == ('collections', 'OrderedDict'):
@@ -297,7 +338,8 @@ def read_checkpoint(path, state_dict_keys=STATE_DICT_KEYS):
         except Exception as exc:  # anything else a malformed pickle raises
             raise CheckpointError(f'{path}: not a readable checkpoint (neither a PyTorch zip file nor a '
                                   f'native pickle): {type(exc).__name__}: {exc}') from exc
-    if obj == LEGACY_TORCH_MAGIC:
+    _refuse_arrays_without_data(obj, path)
+    if isinstance(obj, int) and obj == LEGACY_TORCH_MAGIC:
         raise CheckpointError(f'{path} uses the legacy (pre-1.6) torch.save format, which is not supported; '
                               f're-save it with torch >= 1.6')
     if not (isinstance(obj, dict) and 'state_dict' in obj):
