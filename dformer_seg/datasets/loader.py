@@ -24,6 +24,7 @@ import os
 import jittor as jt
 import numpy as np
 
+from ..config import ConfigError
 from ..utils import dist
 from .collate import collate_samples
 from .errors import DataError
@@ -34,6 +35,10 @@ from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 _ERROR_KEY = '__data_error__'
 _INDEX_KEY = '__encoded_index__'
 DEFAULT_BUFFER_SIZE = 512 * 1024 * 1024  # Jittor's default ring buffer per worker (shared memory)
+
+
+class LoaderOptionError(ConfigError, ValueError):
+    """A data loader option is invalid; the message starts with the option's name."""
 
 
 def shared_random_seed():
@@ -62,10 +67,10 @@ class RGBDDataLoader(ShardedJittorDataset):
 
     def __init__(self, dataset, batch_size, num_workers=0, shuffle=False, drop_last=False, seed=None,
                  rank=None, world_size=None, buffer_size=DEFAULT_BUFFER_SIZE):
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f'batch_size must be a positive int (per process), got {batch_size!r}')
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f'num_workers must be an int >= 0, got {num_workers!r}')
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise LoaderOptionError(f'batch_size must be a positive integer (per process), got {batch_size!r}')
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise LoaderOptionError(f'num_workers must be an integer >= 0, got {num_workers!r}')
         super().__init__(batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last),
                          num_workers=num_workers, buffer_size=int(buffer_size))
         self.source = dataset

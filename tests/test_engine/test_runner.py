@@ -204,7 +204,7 @@ def test_gradient_clipping_bounds_the_update(tmp_path):
 
 
 def test_amp_is_refused_on_the_cpu(tmp_path):
-    with pytest.raises(RuntimeError, match='needs CUDA'):
+    with pytest.raises(ConfigError, match='needs CUDA'):
         Runner(**toy_runner_kwargs(tmp_path, amp=True))
 
 
