@@ -26,9 +26,9 @@ import numpy as np
 
 from ..config import ConfigError
 from ..utils import dist
+from ..utils.jittor_internals import ShardedJittorDataset, has_workers, restart_workers
 from .collate import collate_samples
 from .errors import DataError
-from .jittor_loader_adapter import ShardedJittorDataset
 from .pipelines.rng import sample_rng, using_rng
 from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 
@@ -108,12 +108,12 @@ class RGBDDataLoader(ShardedJittorDataset):
     def __iter__(self):
         epoch = self._next_epoch
         self._next_epoch = epoch + 1
-        if hasattr(self, 'workers'):
+        if has_workers(self):
             pending = self._expected_round()
             if not self._last_epoch_complete or (pending is not None and pending != epoch):
                 # The workers hold batches of another epoch (of an unfinished one, or a
                 # prefetched round that set_epoch skipped): start them afresh.
-                self.reset()
+                restart_workers(self)
                 self._worker_rounds.clear()
         self._epoch = epoch
         self._top_call_pending = True
@@ -150,14 +150,17 @@ class RGBDDataLoader(ShardedJittorDataset):
 
     def __len__(self):
         """Batches per epoch on this process."""
-        return num_batches(len(self.indices(0)), self.batch_size, self.drop_last)
+        return self.batches_of(len(self.indices(0)))
+
+    def batches_of(self, num_indices):
+        return num_batches(num_indices, self.batch_size, self.drop_last)
 
     def epoch_index_list(self):
         # Asked at the start of every iter() and, with workers, whenever the workers start
         # a new round; only the lists the workers get are rounds.
         top_call, self._top_call_pending = self._top_call_pending, False
         epoch = self._epoch
-        if self.num_workers and not (top_call and hasattr(self, 'workers')):
+        if self.num_workers and not (top_call and has_workers(self)):
             if self._worker_rounds and not top_call:
                 epoch = self._worker_rounds[-1] + 1
             self._worker_rounds.append(epoch)

@@ -14,13 +14,12 @@ only once the set-up has passed, and a run that fails before leaves nothing.
 Weights are checked for NaN/inf before every checkpoint and before every
 evaluation, and evaluated scores are checked before they become predictions.
 
-The loops act (forward, loss, validation) and the optimizer wrapper
-(``optim_wrapper``, see ``engine/optim/optim_wrapper.py``) does backward, clipping,
-accumulation, loss scaling and the step; hooks observe the points of the run and
-do scheduling, timing, logging, checkpointing and EMA.
+The loops act: the model's ``train_step`` / ``predict_step`` (``models/base_model.py``)
+compute, and the optimizer wrapper (``optim_wrapper``, see
+``engine/optim/optim_wrapper.py``) sets the precision of a step and does backward,
+clipping, accumulation, loss scaling and the update; hooks observe the points of the
+run and do scheduling, timing, logging, checkpointing and EMA.
 """
-import contextlib
-import glob
 import logging
 import os
 import time
@@ -31,13 +30,16 @@ import numpy as np
 from .. import runtime
 from ..config import ConfigError
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
+from ..models.base_model import BaseModel
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
+from ..utils.fileio import atomic_write, temp_files_of_atomic_writes
 from ..utils.dist import all_reduce_mean, broadcast_parameters, is_main_process, rank, world_size
 from ..utils.logger import setup_logger
-from ..utils.numerics import check_finite_model, check_finite_scores
+from ..utils.numerics import check_finite_model
 from ..utils.seeding import seed_global_generators
 from ..version import __version__
 from .hooks.hook import Hook, get_priority
+from .optim.amp import float16_scope
 from .optim.optim_wrapper import AmpOptimWrapper, build_optim_wrapper
 from .optim.schedulers import build_scheduler
 from .work_dir import WorkDirError, WorkDirLock
@@ -45,7 +47,6 @@ from .work_dir import WorkDirError, WorkDirLock
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
 CHECKPOINT_EXTENSIONS = ('.pkl', '.pth')
 LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-_TEMP_MARK = '.tmp'  # last_checkpoint is written as last_checkpoint.tmp<pid>, then renamed
 
 
 class _EarlyLogRecords(logging.Handler):
@@ -58,30 +59,6 @@ class _EarlyLogRecords(logging.Handler):
 
     def emit(self, record):
         self.records.append(record)
-
-
-def parse_losses(losses):
-    """Sum every entry whose name contains 'loss'; return ``(total, log_vars)``.
-
-    ``log_vars`` holds every entry (losses and metrics such as ``acc_seg``) plus
-    the total as ``'loss'``. An entry may be a ``jt.Var`` or a list of them.
-    """
-    if not isinstance(losses, dict) or not losses:
-        raise TypeError(f'model(batch, mode="loss") must return a non-empty dict of named jt.Var, got {losses!r}')
-    log_vars = {}
-    for name, value in losses.items():
-        if isinstance(value, jt.Var):
-            log_vars[name] = value.mean()
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, jt.Var) for v in value):
-            log_vars[name] = sum(v.mean() for v in value)
-        else:
-            raise TypeError(f'loss entry {name!r} must be a jt.Var or a list of jt.Var, got {type(value).__name__}')
-    loss_names = [name for name in log_vars if 'loss' in name]
-    if not loss_names:
-        raise KeyError(f'the model returned no entry with "loss" in its name: {sorted(log_vars)}')
-    total = sum(log_vars[name] for name in loss_names)
-    log_vars['loss'] = total
-    return total, log_vars
 
 
 def dataset_meta(loader):
@@ -168,6 +145,12 @@ class Runner:
         self._built = {}
 
         self.model = SEGMENTORS.build(model) if isinstance(model, dict) else model
+        if not isinstance(self.model, BaseModel):
+            raise TypeError(f'the Runner trains and evaluates models derived from dformer_seg.models.BaseModel '
+                            f'(train_step, predict_step), got {type(self.model).__name__}')
+        # Jittor draws the initial weights lazily: draw them now, from the seed, before anything reseeds the
+        # generators (the training loop does at every iteration).
+        jt.sync_all()
         self._check_num_classes()
         self.optim_wrapper = None
         self.scheduler = None
@@ -346,7 +329,8 @@ class Runner:
                 f'amp={"on" if use_amp else "off"} but optim_wrapper.type is {name}: float16 training needs a '
                 f'loss-scaling wrapper (AmpOptimWrapper) and a loss-scaling wrapper needs amp. Set both, or '
                 f'drop optim_wrapper.type to let amp choose')
-        return build_optim_wrapper(self.model, cfg, **(dict(loss_scale=self._loss_scale) if use_amp else {}))
+        amp_args = dict(loss_scale=self._loss_scale, level=self.amp_level) if use_amp else {}
+        return build_optim_wrapper(self.model, cfg, **amp_args)
 
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook, priority=None):
@@ -397,29 +381,14 @@ class Runner:
     def current_lr(self):
         return [group['lr'] for group in self.optimizer.param_groups]
 
-    def _amp_scope(self):
-        if self.amp_level is None:
-            return contextlib.nullcontext()
-        return jt.flag_scope(auto_mixed_precision_level=self.amp_level)
-
-    def _model_inputs(self, data_batch):
-        if self.amp_level is None:
-            return data_batch
-        return {k: (v.float16() if isinstance(v, jt.Var) and k in ('img', 'depth') else v)
-                for k, v in data_batch.items()}
-
     def seed_iteration(self):
         """Seed the global generators (drop path, dropout, random NMF bases) from (seed, iteration, rank)
         before an iteration, so that a resumed run draws what the uninterrupted run drew."""
         seed_global_generators(self.seed, self.iter, rank())
 
     def train_step(self, data_batch):
-        """Forward, loss, backward and update for one batch; returns the logged values as floats."""
-        with self._amp_scope():
-            losses = self.model(self._model_inputs(data_batch), mode='loss')
-            loss, log_vars = parse_losses(losses)
-            self.optim_wrapper.update_params(loss)
-        return self._fetch_log_vars(log_vars)
+        """The model's train step on one batch; returns the logged values as floats (averaged over processes)."""
+        return self._fetch_log_vars(self.model.train_step(data_batch, self.optim_wrapper))
 
     def _fetch_log_vars(self, log_vars):
         names = list(log_vars)
@@ -429,16 +398,9 @@ class Runner:
         return dict(zip(names, (float(v) for v in values.numpy())))
 
     def predict_step(self, data_batch):
-        """Label maps of a batch. A segmentor with ``inference`` (per-image score maps, as
-        ``RGBDEncoderDecoder``) is checked for NaN/inf scores, which would all argmax to class 0."""
-        inputs = self._model_inputs(data_batch)
-        with self._amp_scope():
-            if not callable(getattr(self.model, 'inference', None)):
-                return self.model(inputs, mode='predict')
-            scores = self.model.inference(inputs['img'], inputs['depth'], inputs.get('img_metas'))
-        paths = [meta.get('img_path') for meta in data_batch.get('img_metas') or []]
-        check_finite_scores(scores, f'the batch of {", ".join(map(str, paths))}' if paths else 'a batch')
-        return [np.asarray(s.argmax(dim=0)[0].numpy(), dtype=np.int64) for s in scores]
+        """The model's predictions for a batch (float16 with ``amp``)."""
+        with float16_scope(self.amp_level):
+            return self.model.predict_step(data_batch)
 
     # ------------------------------------------------------------------ run
     def train(self):
@@ -527,11 +489,9 @@ class Runner:
 
     def _remove_stale_temp_files(self):
         """Remove the temporary files of checkpoint writes that were killed (this run owns the work dir)."""
-        from ..utils.checkpoint import stale_temp_files
         if not is_main_process():
             return
-        stale = stale_temp_files(self.work_dir) + sorted(
-            glob.glob(os.path.join(glob.escape(self.work_dir), f'{LAST_CHECKPOINT_FILE}{_TEMP_MARK}*')))
+        stale = temp_files_of_atomic_writes(self.work_dir)
         for path in stale:
             os.remove(path)
         if stale:
@@ -575,7 +535,8 @@ class Runner:
         path = os.path.join(self.work_dir, filename)
         state_dict = self.model.state_dict()
         save_checkpoint(path, state_dict, meta=checkpoint.pop('meta'), **checkpoint)
-        _write_text_atomic(os.path.join(self.work_dir, LAST_CHECKPOINT_FILE), path)
+        with atomic_write(os.path.join(self.work_dir, LAST_CHECKPOINT_FILE), 'w') as f:
+            f.write(path)
         self.logger.info(f'saved checkpoint {path}')
         return path
 
@@ -644,7 +605,7 @@ class Runner:
                 raise CheckpointError(f'{path} cannot be resumed: its meta has no {key!r} count (a checkpoint '
                                       f'written by a training run has one); use --load-from to start from its '
                                       f'weights')
-        if checkpoint.get('optimizer') is None:
+        if checkpoint.get('optimizer') is None or not isinstance(checkpoint.get('accumulation'), dict):
             raise CheckpointError(f'{path} cannot be resumed: it has no optimizer state; use --load-from to start '
                                   f'from its weights')
         self._adopt_seed(meta.get('seed'), path)
@@ -676,10 +637,3 @@ def checkpoint_files(directory):
     return sorted(os.path.join(directory, name) for name in os.listdir(directory)
                   if name.endswith(CHECKPOINT_EXTENSIONS) and not name.startswith('.')
                   and os.path.isfile(os.path.join(directory, name)))
-
-
-def _write_text_atomic(path, text):
-    tmp = f'{path}{_TEMP_MARK}{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)

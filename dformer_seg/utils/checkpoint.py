@@ -20,10 +20,11 @@ import io
 import logging
 import os
 import pickle
-import tempfile
 import zipfile
 
 import numpy as np
+
+from .fileio import atomic_write
 
 logger = logging.getLogger('dformer_seg')
 
@@ -47,8 +48,6 @@ STATE_DICT_KEYS = ('model', 'state_dict', 'state_dict_ema')
 PRETRAINED_STATE_DICT_KEYS = ('state_dict_ema', 'state_dict', 'model')
 # The first object of a pre-1.6 (non-zip) torch.save file.
 LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
-# Suffix of the temporary file save_checkpoint writes before renaming it into place.
-TEMP_SUFFIX = '.tmp'
 # The tensors built from one PyTorch file may hold at most this many times its bytes (plus 1 MiB): tied
 # weights and views share storages, but a crafted file could make many tensors of one large storage.
 TENSOR_BYTES_PER_FILE_BYTE = 4
@@ -360,41 +359,14 @@ def _to_numpy(value):
     raise TypeError(f'cannot store a {type(value).__name__} in a state dict; expected numpy arrays or jt.Var')
 
 
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(path, state_dict, meta=None, **extra):
-    """Write a native checkpoint atomically: a crash while writing leaves any old file intact."""
+    """Write a native checkpoint atomically (:func:`~dformer_seg.utils.fileio.atomic_write`): a crash while
+    writing leaves any old file intact."""
     payload = {'state_dict': {k: _to_numpy(v) for k, v in state_dict.items()}, 'meta': dict(meta or {})}
     payload.update(extra)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=TEMP_SUFFIX, dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(payload, f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes the file private (0600)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with atomic_write(path) as f:
+        pickle.dump(payload, f, protocol=4)
     return path
-
-
-def stale_temp_files(directory):
-    """The temporary files that :func:`save_checkpoint` calls killed while writing left in ``directory``
-    (``.<name>.<random>.tmp``, e.g. ``.epoch_3.pkl.k2j4x8.tmp``)."""
-    if not os.path.isdir(directory):
-        return []
-    return sorted(os.path.join(directory, name) for name in os.listdir(directory)
-                  if name.startswith('.') and name.endswith(TEMP_SUFFIX) and '.pkl.' in name
-                  and os.path.isfile(os.path.join(directory, name)))
 
 
 def _rename_keys(state_dict, prefix_map):

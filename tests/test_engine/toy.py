@@ -12,6 +12,7 @@ import numpy as np
 import jittor as jt
 from jittor import nn
 
+from dformer_seg.models import BaseModel
 from dformer_seg.registry import SEGMENTORS
 
 CLASSES = ('background', 'object')
@@ -19,7 +20,7 @@ PALETTE = [[0, 0, 0], [255, 0, 0]]
 
 
 @SEGMENTORS.register_module(force=True)
-class ToySegmentor(nn.Module):
+class ToySegmentor(BaseModel):
     def __init__(self, num_classes=2, channels=4, norm=True):
         super().__init__()
         self.conv = nn.Conv2d(4, channels, 3, padding=1)

@@ -14,6 +14,7 @@ import jittor as jt
 from jittor import nn
 
 from dformer_seg.utils import checkpoint as ckpt
+from dformer_seg.utils import fileio
 from dformer_seg.utils.checkpoint import (CheckpointError, load_state_dict, load_torch_checkpoint,
                                           read_checkpoint, save_checkpoint)
 from parity_fixtures import SHARED_DIR, generate_weights
@@ -224,7 +225,7 @@ def test_native_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded['state_dict']['a.weight'], weights['a.weight'])
     np.testing.assert_array_equal(loaded['state_dict']['a.bias'], np.array([1.0, 2.0], np.float32))
     assert loaded['optimizer']['lr'] == 0.1
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~ckpt._current_umask()
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~fileio._current_umask()
     np.testing.assert_array_equal(loaded['optimizer']['moments'][0], np.zeros(3))
 
 
