@@ -434,10 +434,11 @@ class Runner:
         return loop.run()
 
     def test(self):
+        loop = self.test_loop  # built (data, metric) before the log file is opened
         self._open_log_file()
         self.logger.info(self.hook_order())
         self.call_hook('before_run')
-        metrics = self.test_loop.run()
+        metrics = loop.run()
         self.call_hook('after_run')
         return metrics
 

@@ -52,6 +52,16 @@ def test_a_batch_size_of_0_names_the_data_loader_key(tmp_path):
     assert os.listdir(tmp_path / 'work') == []  # an existing work dir: no log file, no lock file
 
 
+def test_a_test_run_that_fails_while_setting_up_leaves_no_log(tmp_path):
+    data_root = write_rgbd_set(str(tmp_path / 'data'))
+    (tmp_path / 'work').mkdir()
+    runner = short_run(tmp_path / 'work', test_dataloader=rgbd_loader_cfg(data_root, batch_size=0, shuffle=False,
+                                                                          drop_last=False))
+    with pytest.raises(ConfigError, match=r'^test_dataloader\.batch_size must be a positive integer'):
+        runner.test()
+    assert os.listdir(tmp_path / 'work') == []
+
+
 def test_a_work_dir_that_is_a_file(tmp_path):
     path = tmp_path / 'file'
     path.write_text('not a folder')
