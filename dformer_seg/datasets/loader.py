@@ -24,16 +24,21 @@ import os
 import jittor as jt
 import numpy as np
 
+from ..config import ConfigError
 from ..utils import dist
+from ..utils.jittor_internals import ShardedJittorDataset, has_workers, restart_workers
 from .collate import collate_samples
 from .errors import DataError
-from .jittor_loader_adapter import ShardedJittorDataset
 from .pipelines.rng import sample_rng, using_rng
 from .sampler import epoch_order, num_batches, padding_positions, shard_indices
 
 _ERROR_KEY = '__data_error__'
 _INDEX_KEY = '__encoded_index__'
 DEFAULT_BUFFER_SIZE = 512 * 1024 * 1024  # Jittor's default ring buffer per worker (shared memory)
+
+
+class LoaderOptionError(ConfigError, ValueError):
+    """A data loader option is invalid; the message starts with the option's name."""
 
 
 def shared_random_seed():
@@ -62,10 +67,10 @@ class RGBDDataLoader(ShardedJittorDataset):
 
     def __init__(self, dataset, batch_size, num_workers=0, shuffle=False, drop_last=False, seed=None,
                  rank=None, world_size=None, buffer_size=DEFAULT_BUFFER_SIZE):
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f'batch_size must be a positive int (per process), got {batch_size!r}')
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f'num_workers must be an int >= 0, got {num_workers!r}')
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise LoaderOptionError(f'batch_size must be a positive integer (per process), got {batch_size!r}')
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise LoaderOptionError(f'num_workers must be an integer >= 0, got {num_workers!r}')
         super().__init__(batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last),
                          num_workers=num_workers, buffer_size=int(buffer_size))
         self.source = dataset
@@ -103,12 +108,12 @@ class RGBDDataLoader(ShardedJittorDataset):
     def __iter__(self):
         epoch = self._next_epoch
         self._next_epoch = epoch + 1
-        if hasattr(self, 'workers'):
+        if has_workers(self):
             pending = self._expected_round()
             if not self._last_epoch_complete or (pending is not None and pending != epoch):
                 # The workers hold batches of another epoch (of an unfinished one, or a
                 # prefetched round that set_epoch skipped): start them afresh.
-                self.reset()
+                restart_workers(self)
                 self._worker_rounds.clear()
         self._epoch = epoch
         self._top_call_pending = True
@@ -145,14 +150,17 @@ class RGBDDataLoader(ShardedJittorDataset):
 
     def __len__(self):
         """Batches per epoch on this process."""
-        return num_batches(len(self.indices(0)), self.batch_size, self.drop_last)
+        return self.batches_of(len(self.indices(0)))
+
+    def batches_of(self, num_indices):
+        return num_batches(num_indices, self.batch_size, self.drop_last)
 
     def epoch_index_list(self):
         # Asked at the start of every iter() and, with workers, whenever the workers start
         # a new round; only the lists the workers get are rounds.
         top_call, self._top_call_pending = self._top_call_pending, False
         epoch = self._epoch
-        if self.num_workers and not (top_call and hasattr(self, 'workers')):
+        if self.num_workers and not (top_call and has_workers(self)):
             if self._worker_rounds and not top_call:
                 epoch = self._worker_rounds[-1] + 1
             self._worker_rounds.append(epoch)

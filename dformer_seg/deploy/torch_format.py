@@ -10,19 +10,19 @@ weights_only=True)`` accepts.
 """
 import collections
 import io
-import os
 import pickle
 import struct
-import tempfile
 import zipfile
 
 import numpy as np
 
-# numpy dtype -> torch storage class name (the inverse of checkpoint.TORCH_STORAGE_DTYPES for what we write)
-STORAGE_TYPES = {np.dtype('float32'): 'FloatStorage', np.dtype('float64'): 'DoubleStorage',
-                 np.dtype('float16'): 'HalfStorage', np.dtype('int64'): 'LongStorage',
-                 np.dtype('int32'): 'IntStorage', np.dtype('int16'): 'ShortStorage', np.dtype('int8'): 'CharStorage',
-                 np.dtype('uint8'): 'ByteStorage', np.dtype('bool'): 'BoolStorage'}
+from ..utils.checkpoint import TORCH_STORAGE_DTYPES
+from ..utils.fileio import atomic_write
+
+# numpy dtype -> torch storage class name: the reader's table (utils/checkpoint.py) turned round, for the
+# dtypes numpy has (bfloat16 has no numpy dtype; an untyped storage is never written).
+STORAGE_TYPES = {dtype.newbyteorder('='): name for name, dtype in TORCH_STORAGE_DTYPES.items()
+                 if name not in ('BFloat16Storage', 'UntypedStorage')}
 ALIGNMENT = 64
 FORMAT_VERSION = b'3\n'
 
@@ -125,18 +125,9 @@ def save_torch_checkpoint(obj, path, root='archive'):
     converted = _as_tensors(obj, storages)
     buffer = io.BytesIO()
     _TorchPickler(buffer).dump(converted)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, 'w', compression=zipfile.ZIP_STORED) as archive:
-            _write_aligned(archive, f'{root}/data.pkl', buffer.getvalue())
-            _write_aligned(archive, f'{root}/byteorder', b'little')
-            for storage in storages:
-                _write_aligned(archive, f'{root}/data/{storage.key}', storage.array.tobytes())
-            _write_aligned(archive, f'{root}/version', FORMAT_VERSION)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path) as f, zipfile.ZipFile(f, 'w', compression=zipfile.ZIP_STORED) as archive:
+        _write_aligned(archive, f'{root}/data.pkl', buffer.getvalue())
+        _write_aligned(archive, f'{root}/byteorder', b'little')
+        for storage in storages:
+            _write_aligned(archive, f'{root}/data/{storage.key}', storage.array.tobytes())
+        _write_aligned(archive, f'{root}/version', FORMAT_VERSION)

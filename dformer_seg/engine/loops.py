@@ -7,6 +7,8 @@ exactly how far training got, and a resumed loop starts from those numbers.
 """
 import jittor as jt
 
+from ..config import ConfigError
+from ..datasets.errors import DataError
 from ..registry import LOOPS
 from ..utils.dist import is_main_process
 from ..utils.misc import ProgressBar
@@ -20,13 +22,20 @@ def set_loader_epoch(loader, epoch):
         set_epoch(epoch)
 
 
+def positive_int(key, value):
+    """Refuse a loop setting that is not a positive integer, naming its config key."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f'{key} must be a positive integer, got {value!r}')
+
+
 class _TrainLoop:
     def __init__(self, runner, dataloader, val_begin=1, val_interval=1):
         if len(dataloader) == 0:
-            raise ValueError('the training data loader yields no batch (empty dataset, or fewer samples '
-                             'than the batch size with drop_last=True)')
-        if val_interval <= 0:
-            raise ValueError(f'val_interval must be a positive number, got {val_interval}')
+            raise DataError('the training data loader yields no batch (empty dataset, or fewer samples '
+                            'than the batch size with drop_last=True)')
+        positive_int('train_loop.val_interval', val_interval)
+        if not isinstance(val_begin, int) or isinstance(val_begin, bool):
+            raise ConfigError(f'train_loop.val_begin must be an integer, got {val_begin!r}')
         self.runner = runner
         self.dataloader = dataloader
         self.iters_per_epoch = len(dataloader)
@@ -35,6 +44,7 @@ class _TrainLoop:
 
     def run_iter(self, batch_idx, data_batch):
         runner = self.runner
+        runner.seed_iteration()
         runner.call_hook('before_train_iter', batch_idx=batch_idx, data_batch=data_batch)
         outputs = runner.train_step(data_batch)
         runner.iter += 1
@@ -54,8 +64,7 @@ class EpochBasedTrainLoop(_TrainLoop):
 
     def __init__(self, runner, dataloader, max_epochs, val_begin=1, val_interval=1):
         super().__init__(runner, dataloader, val_begin, val_interval)
-        if max_epochs <= 0:
-            raise ValueError(f'max_epochs must be positive, got {max_epochs}')
+        positive_int('train_loop.max_epochs', max_epochs)
         self.max_epochs = int(max_epochs)
         self.max_iters = self.max_epochs * self.iters_per_epoch
 
@@ -97,8 +106,7 @@ class IterBasedTrainLoop(_TrainLoop):
 
     def __init__(self, runner, dataloader, max_iters, val_begin=1, val_interval=1000):
         super().__init__(runner, dataloader, val_begin, val_interval)
-        if max_iters <= 0:
-            raise ValueError(f'max_iters must be positive, got {max_iters}')
+        positive_int('train_loop.max_iters', max_iters)
         self.max_iters = int(max_iters)
         self.max_epochs = None
 

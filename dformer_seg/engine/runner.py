@@ -8,18 +8,18 @@ the list is ``dformer_seg.config.keys.RUNNER_KEYS``). A config key that nothing
 reads is an error. Parts are built when first needed, so ``runner.test()``
 never builds the training data or the optimizer.
 
-Safety: training refuses a work dir that holds another run's checkpoints, and
-nothing is written there (not even the log file) before that check passes.
+Safety: a training run holds a lock on its work dir (``work_dir.WorkDirLock``) and
+refuses a work dir that holds another run's checkpoints; the log file is opened
+only once the set-up has passed, and a run that fails before leaves nothing.
 Weights are checked for NaN/inf before every checkpoint and before every
 evaluation, and evaluated scores are checked before they become predictions.
 
-The loops act (forward, loss, validation) and the optimizer wrapper
-(``optim_wrapper``, see ``engine/optim/optim_wrapper.py``) does backward, clipping,
-accumulation, loss scaling and the step; hooks observe the points of the run and
-do scheduling, timing, logging, checkpointing and EMA.
+The loops act: the model's ``train_step`` / ``predict_step`` (``models/base_model.py``)
+compute, and the optimizer wrapper (``optim_wrapper``, see
+``engine/optim/optim_wrapper.py``) sets the precision of a step and does backward,
+clipping, accumulation, loss scaling and the update; hooks observe the points of the
+run and do scheduling, timing, logging, checkpointing and EMA.
 """
-import contextlib
-import glob
 import logging
 import os
 import time
@@ -30,28 +30,28 @@ import numpy as np
 from .. import runtime
 from ..config import ConfigError
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
+from ..models.base_model import BaseModel
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
-from ..utils.dist import all_reduce_mean, broadcast_parameters, is_main_process, world_size
+from ..utils.fileio import atomic_write, temp_files_of_atomic_writes
+from ..utils.dist import all_reduce_mean, broadcast_parameters, is_main_process, rank, world_size
 from ..utils.logger import setup_logger
-from ..utils.numerics import check_finite_model, check_finite_scores
+from ..utils.numerics import check_finite_model
+from ..utils.seeding import seed_global_generators
 from ..version import __version__
 from .hooks.hook import Hook, get_priority
+from .optim.amp import float16_scope
 from .optim.optim_wrapper import AmpOptimWrapper, build_optim_wrapper
 from .optim.schedulers import build_scheduler
+from .work_dir import WorkDirError, WorkDirLock
 
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
 CHECKPOINT_EXTENSIONS = ('.pkl', '.pth')
 LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-_TEMP_MARK = '.tmp'  # last_checkpoint is written as last_checkpoint.tmp<pid>, then renamed
-
-
-class WorkDirError(FileExistsError):
-    """A new training run would write over the checkpoints of another run."""
 
 
 class _EarlyLogRecords(logging.Handler):
-    """Keeps what is logged before the run's log file is opened (it is opened only after the
-    work-dir check passes), so that the file still starts with it."""
+    """Keeps what is logged before the run's log file is opened (it is opened only once the set-up
+    has passed), so that the file still starts with it."""
 
     def __init__(self):
         super().__init__()
@@ -59,30 +59,6 @@ class _EarlyLogRecords(logging.Handler):
 
     def emit(self, record):
         self.records.append(record)
-
-
-def parse_losses(losses):
-    """Sum every entry whose name contains 'loss'; return ``(total, log_vars)``.
-
-    ``log_vars`` holds every entry (losses and metrics such as ``acc_seg``) plus
-    the total as ``'loss'``. An entry may be a ``jt.Var`` or a list of them.
-    """
-    if not isinstance(losses, dict) or not losses:
-        raise TypeError(f'model(batch, mode="loss") must return a non-empty dict of named jt.Var, got {losses!r}')
-    log_vars = {}
-    for name, value in losses.items():
-        if isinstance(value, jt.Var):
-            log_vars[name] = value.mean()
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, jt.Var) for v in value):
-            log_vars[name] = sum(v.mean() for v in value)
-        else:
-            raise TypeError(f'loss entry {name!r} must be a jt.Var or a list of jt.Var, got {type(value).__name__}')
-    loss_names = [name for name in log_vars if 'loss' in name]
-    if not loss_names:
-        raise KeyError(f'the model returned no entry with "loss" in its name: {sorted(log_vars)}')
-    total = sum(log_vars[name] for name in loss_names)
-    log_vars['loss'] = total
-    return total, log_vars
 
 
 def dataset_meta(loader):
@@ -153,6 +129,7 @@ class Runner:
             self.logger.removeHandler(old)  # of a runner that never ran
         self._early_log = _EarlyLogRecords()
         self.logger.addHandler(self._early_log)
+        self._seed_configured = seed is not None
         self.seed = self._set_seed(seed)
 
         self.epoch = 0
@@ -168,6 +145,12 @@ class Runner:
         self._built = {}
 
         self.model = SEGMENTORS.build(model) if isinstance(model, dict) else model
+        if not isinstance(self.model, BaseModel):
+            raise TypeError(f'the Runner trains and evaluates models derived from dformer_seg.models.BaseModel '
+                            f'(train_step, predict_step), got {type(self.model).__name__}')
+        # Jittor draws the initial weights lazily: draw them now, from the seed, before anything reseeds the
+        # generators (the training loop does at every iteration).
+        jt.sync_all()
         self._check_num_classes()
         self.optim_wrapper = None
         self.scheduler = None
@@ -219,17 +202,21 @@ class Runner:
             return None, None
         options = dict(amp) if isinstance(amp, dict) else {}
         if not jt.flags.use_cuda:
-            raise RuntimeError('mixed precision (amp) needs CUDA, but this run uses the CPU: Jittor has no fast '
-                               'float16 kernels on the CPU. Set amp=False (or --cfg-options amp=False), or run '
-                               'with --device cuda on a machine with a GPU.')
+            raise ConfigError('mixed precision (amp) needs CUDA, but this run uses the CPU: Jittor has no fast '
+                              'float16 kernels on the CPU. Set amp=False (or --cfg-options amp=False), or run '
+                              'with --device cuda on a machine with a GPU.')
         level = int(options.pop('level', 5))
         return level, options
 
-    def _build_dataloader(self, cfg):
+    def _build_dataloader(self, name, cfg):
         if not isinstance(cfg, dict):
             return cfg  # already a loader
         from ..datasets.builder import build_dataloader
-        return build_dataloader(cfg, seed=self.seed)
+        from ..datasets.loader import LoaderOptionError
+        try:
+            return build_dataloader(cfg, seed=self.seed)
+        except LoaderOptionError as exc:
+            raise ConfigError(f'{name}.{exc}') from None
 
     def _built_part(self, name, factory):
         if name not in self._built:
@@ -243,7 +230,7 @@ class Runner:
     def _require_loader(self, name):
         if self._configs[name] is None:
             raise KeyError(f'the config has no {name}')
-        return self._build_dataloader(self._configs[name])
+        return self._build_dataloader(name, self._configs[name])
 
     @property
     def train_loop(self):
@@ -268,7 +255,7 @@ class Runner:
         loader_cfg = self._configs[f'{kind}_dataloader']
         if loader_cfg is None:
             return None
-        loader = self._build_dataloader(loader_cfg)
+        loader = self._build_dataloader(f'{kind}_dataloader', loader_cfg)
         evaluator = self._build_evaluator(f'{kind}_evaluator', loader)
         loop_cfg = self._configs[f'{kind}_loop'] or dict(type='ValLoop' if kind == 'val' else 'TestLoop')
         return LOOPS.build(loop_cfg, runner=self, dataloader=loader, evaluator=evaluator)
@@ -342,7 +329,8 @@ class Runner:
                 f'amp={"on" if use_amp else "off"} but optim_wrapper.type is {name}: float16 training needs a '
                 f'loss-scaling wrapper (AmpOptimWrapper) and a loss-scaling wrapper needs amp. Set both, or '
                 f'drop optim_wrapper.type to let amp choose')
-        return build_optim_wrapper(self.model, cfg, **(dict(loss_scale=self._loss_scale) if use_amp else {}))
+        amp_args = dict(loss_scale=self._loss_scale, level=self.amp_level) if use_amp else {}
+        return build_optim_wrapper(self.model, cfg, **amp_args)
 
     # ------------------------------------------------------------------ hooks
     def register_hook(self, hook, priority=None):
@@ -393,24 +381,14 @@ class Runner:
     def current_lr(self):
         return [group['lr'] for group in self.optimizer.param_groups]
 
-    def _amp_scope(self):
-        if self.amp_level is None:
-            return contextlib.nullcontext()
-        return jt.flag_scope(auto_mixed_precision_level=self.amp_level)
-
-    def _model_inputs(self, data_batch):
-        if self.amp_level is None:
-            return data_batch
-        return {k: (v.float16() if isinstance(v, jt.Var) and k in ('img', 'depth') else v)
-                for k, v in data_batch.items()}
+    def seed_iteration(self):
+        """Seed the global generators (drop path, dropout, random NMF bases) from (seed, iteration, rank)
+        before an iteration, so that a resumed run draws what the uninterrupted run drew."""
+        seed_global_generators(self.seed, self.iter, rank())
 
     def train_step(self, data_batch):
-        """Forward, loss, backward and update for one batch; returns the logged values as floats."""
-        with self._amp_scope():
-            losses = self.model(self._model_inputs(data_batch), mode='loss')
-            loss, log_vars = parse_losses(losses)
-            self.optim_wrapper.update_params(loss)
-        return self._fetch_log_vars(log_vars)
+        """The model's train step on one batch; returns the logged values as floats (averaged over processes)."""
+        return self._fetch_log_vars(self.model.train_step(data_batch, self.optim_wrapper))
 
     def _fetch_log_vars(self, log_vars):
         names = list(log_vars)
@@ -420,31 +398,32 @@ class Runner:
         return dict(zip(names, (float(v) for v in values.numpy())))
 
     def predict_step(self, data_batch):
-        """Label maps of a batch. A segmentor with ``inference`` (per-image score maps, as
-        ``RGBDEncoderDecoder``) is checked for NaN/inf scores, which would all argmax to class 0."""
-        inputs = self._model_inputs(data_batch)
-        with self._amp_scope():
-            if not callable(getattr(self.model, 'inference', None)):
-                return self.model(inputs, mode='predict')
-            scores = self.model.inference(inputs['img'], inputs['depth'], inputs.get('img_metas'))
-        paths = [meta.get('img_path') for meta in data_batch.get('img_metas') or []]
-        check_finite_scores(scores, f'the batch of {", ".join(map(str, paths))}' if paths else 'a batch')
-        return [np.asarray(s.argmax(dim=0)[0].numpy(), dtype=np.int64) for s in scores]
+        """The model's predictions for a batch (float16 with ``amp``)."""
+        with float16_scope(self.amp_level):
+            return self.model.predict_step(data_batch)
 
     # ------------------------------------------------------------------ run
     def train(self):
-        self._check_work_dir()
-        self._open_log_file()
-        self._remove_stale_temp_files()
-        self._build_optimization()
-        self._dump_config()
-        self._load_or_resume()
-        broadcast_parameters(self.model)  # identical starting weights on every process
-        self.logger.info(self._environment())
-        self.logger.info(self.hook_order())
-        self.call_hook('before_run')
-        self.train_loop.run()
-        self.call_hook('after_run')
+        """Set up (lock and check the work dir, resume or load weights, build the optimizer), then run the
+        training loop. Nothing is left in the work dir by a run that fails while setting up."""
+        lock = WorkDirLock(self.work_dir, self.logger).acquire()
+        started = False
+        try:
+            self._check_work_dir()
+            self._load_or_resume()
+            self._build_optimization()
+            self._open_log_file()
+            started = True
+            self._remove_stale_temp_files()
+            self._dump_config()
+            broadcast_parameters(self.model)  # identical starting weights on every process
+            self.logger.info(self._environment())
+            self.logger.info(self.hook_order())
+            self.call_hook('before_run')
+            self.train_loop.run()
+            self.call_hook('after_run')
+        finally:
+            lock.release(remove_new_work_dir=not started)
         return self.model
 
     def val(self):
@@ -455,10 +434,11 @@ class Runner:
         return loop.run()
 
     def test(self):
+        loop = self.test_loop  # built (data, metric) before the log file is opened
         self._open_log_file()
         self.logger.info(self.hook_order())
         self.call_hook('before_run')
-        metrics = self.test_loop.run()
+        metrics = loop.run()
         self.call_hook('after_run')
         return metrics
 
@@ -494,6 +474,8 @@ class Runner:
         """Create the work dir and ``<timestamp>.log`` (rank 0), starting with what was logged so far."""
         if self._log_file is not None:
             return
+        if os.path.exists(self.work_dir) and not os.path.isdir(self.work_dir):
+            raise WorkDirError(f'work dir {self.work_dir} exists but is not a directory; choose another --work-dir')
         self._log_file = os.path.join(self.work_dir, f'{self.timestamp}.log')
         self.logger.removeHandler(self._early_log)
         if not is_main_process():
@@ -508,11 +490,9 @@ class Runner:
 
     def _remove_stale_temp_files(self):
         """Remove the temporary files of checkpoint writes that were killed (this run owns the work dir)."""
-        from ..utils.checkpoint import stale_temp_files
         if not is_main_process():
             return
-        stale = stale_temp_files(self.work_dir) + sorted(
-            glob.glob(os.path.join(glob.escape(self.work_dir), f'{LAST_CHECKPOINT_FILE}{_TEMP_MARK}*')))
+        stale = temp_files_of_atomic_writes(self.work_dir)
         for path in stale:
             os.remove(path)
         if stale:
@@ -556,9 +536,24 @@ class Runner:
         path = os.path.join(self.work_dir, filename)
         state_dict = self.model.state_dict()
         save_checkpoint(path, state_dict, meta=checkpoint.pop('meta'), **checkpoint)
-        _write_text_atomic(os.path.join(self.work_dir, LAST_CHECKPOINT_FILE), path)
+        with atomic_write(os.path.join(self.work_dir, LAST_CHECKPOINT_FILE), 'w') as f:
+            f.write(path)
         self.logger.info(f'saved checkpoint {path}')
         return path
+
+    def _adopt_seed(self, saved_seed, path):
+        """Continue with the seed of the resumed run (before the training data are built from it)."""
+        if saved_seed is None or int(saved_seed) == self.seed:
+            return
+        if 'train_dataloader' in self._built:
+            self.logger.warning(f'{path} was trained with seed {saved_seed}, this run has seed {self.seed} and has '
+                                f'built its data loader already: the resumed run will not repeat the data order '
+                                f'and random draws of the run it continues')
+            return
+        if self._seed_configured:
+            self.logger.warning(f'{path} was trained with seed {saved_seed}; the resumed run continues with it '
+                                f'instead of the configured seed {self.seed}')
+        self.seed = self._set_seed(saved_seed)
 
     def latest_checkpoint(self):
         """The path ``work_dir/last_checkpoint`` names, or None."""
@@ -588,32 +583,41 @@ class Runner:
 
         ``use_ema`` loads the EMA weights that an ``EMAHook`` stored (``state_dict_ema``).
         """
-        from ..utils.checkpoint import load_state_dict, read_checkpoint
+        from ..utils.checkpoint import CheckpointError, load_state_dict, read_checkpoint
         checkpoint = read_checkpoint(path)
         key = 'state_dict_ema' if use_ema else 'state_dict'
         if key not in checkpoint:
-            raise KeyError(f'{path} has no {key} (EMA weights exist only when training ran with an EMAHook)')
+            raise CheckpointError(f'{path} has no EMA weights ({key}); they exist only when training ran with an '
+                                  f'EMAHook. Drop --use-ema to use its weights')
         load_state_dict(self.model, checkpoint[key], strict=strict, logger=self.logger)
         self.logger.info(f'loaded {"EMA " if use_ema else ""}weights from {path}')
         return checkpoint
 
     def resume(self, path):
-        """Continue a run: weights, optimizer wrapper state (optimizer, loss scale, accumulation), counters and
-        hook states."""
-        from ..utils.checkpoint import load_state_dict, read_checkpoint
-        self._build_optimization()
+        """Continue a run: weights, optimizer wrapper state (optimizer, loss scale, accumulation), counters,
+        hook states and the seed (so that the data order, augmentations and random draws continue the run's)."""
+        from ..utils.checkpoint import CheckpointError, load_state_dict, read_checkpoint
         checkpoint = read_checkpoint(path)
         meta = checkpoint['meta']
+        if not isinstance(meta, dict):
+            raise CheckpointError(f'{path} cannot be resumed: its meta is a {type(meta).__name__}, not a dict')
         for key in ('epoch', 'iter'):
-            if key not in meta:
-                raise KeyError(f'{path} cannot be resumed: its meta has no {key!r} (use --load-from for weights)')
-        if checkpoint.get('optimizer') is None:
-            raise KeyError(f'{path} has no optimizer state; use --load-from to start from its weights')
+            if not isinstance(meta.get(key), int) or meta[key] < 0:
+                raise CheckpointError(f'{path} cannot be resumed: its meta has no {key!r} count (a checkpoint '
+                                      f'written by a training run has one); use --load-from to start from its '
+                                      f'weights')
+        if checkpoint.get('optimizer') is None or not isinstance(checkpoint.get('accumulation'), dict):
+            raise CheckpointError(f'{path} cannot be resumed: it has no optimizer state; use --load-from to start '
+                                  f'from its weights')
+        self._adopt_seed(meta.get('seed'), path)
+        self._build_optimization()
         saved_ipe = meta.get('iters_per_epoch')
         if saved_ipe is not None and self.train_loop.by_epoch and saved_ipe != self.train_loop.iters_per_epoch:
-            raise ValueError(f'{path} was written with {saved_ipe} iterations per epoch, this run has '
-                             f'{self.train_loop.iters_per_epoch} (different data, batch size or process count); '
-                             f'resuming would not continue the same schedule')
+            raise CheckpointError(
+                f'{path} was written with {saved_ipe} iterations per epoch, this run has '
+                f'{self.train_loop.iters_per_epoch} (different data, batch size or process count); resuming would '
+                f'not continue the same schedule. Use the data, batch size and process count of that run, or '
+                f'--load-from to start a new schedule from its weights')
         load_state_dict(self.model, checkpoint['state_dict'], strict=True, logger=self.logger)
         self.optim_wrapper.load_state_dict(checkpoint)
         self.epoch, self.iter = int(meta['epoch']), int(meta['iter'])
@@ -634,10 +638,3 @@ def checkpoint_files(directory):
     return sorted(os.path.join(directory, name) for name in os.listdir(directory)
                   if name.endswith(CHECKPOINT_EXTENSIONS) and not name.startswith('.')
                   and os.path.isfile(os.path.join(directory, name)))
-
-
-def _write_text_atomic(path, text):
-    tmp = f'{path}{_TEMP_MARK}{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)

@@ -13,7 +13,7 @@ from .dispatch import use_kernel
 from .op_registry import fast_op
 
 _HEADERS = ('cross_entropy.h',)
-_SHAPE_ARGS = 'in0_shape0, in0_shape1, in1->num / in0_shape0'  # batch, classes, pixels per image
+_SHAPE_ARGS = 'in0_shape0, in0_shape1, in0_shape2 * in0_shape3'  # batch, classes, pixels per image (NCHW logits)
 
 
 def _ignore_args(ignore_index):

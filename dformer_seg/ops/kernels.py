@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jittor as jt
 
+from ..utils.jittor_internals import add_compile_flags
+
 CSRC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'csrc')
 KERNEL_FLAGS_ENV = 'DFORMER_SEG_KERNEL_FLAGS'
 _LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$')
@@ -84,9 +86,8 @@ def _jt_code(shapes, dtypes, inputs, cpu_header, cpu_src, data=None):
         kwargs['data'] = data
     outputs = jt.code(shapes, dtypes, inputs, **kwargs)
     if flags:
-        # Jittor appends an op's "FLAGS:" compile options to its compiler command line, after -march=native.
         for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
-            out.compile_options = {f'FLAGS: {flags} ': 1}
+            add_compile_flags(out, flags)
     return outputs
 
 

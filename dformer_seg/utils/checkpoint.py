@@ -20,10 +20,11 @@ import io
 import logging
 import os
 import pickle
-import tempfile
 import zipfile
 
 import numpy as np
+
+from .fileio import atomic_write
 
 logger = logging.getLogger('dformer_seg')
 
@@ -47,8 +48,6 @@ STATE_DICT_KEYS = ('model', 'state_dict', 'state_dict_ema')
 PRETRAINED_STATE_DICT_KEYS = ('state_dict_ema', 'state_dict', 'model')
 # The first object of a pre-1.6 (non-zip) torch.save file.
 LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
-# Suffix of the temporary file save_checkpoint writes before renaming it into place.
-TEMP_SUFFIX = '.tmp'
 # The tensors built from one PyTorch file may hold at most this many times its bytes (plus 1 MiB): tied
 # weights and views share storages, but a crafted file could make many tensors of one large storage.
 TENSOR_BYTES_PER_FILE_BYTE = 4
@@ -235,13 +234,52 @@ def _naming(path, exc):
     return message if message.startswith(str(path)) else f'{path}: {message}'
 
 
+class _ArrayClass:
+    """What ``numpy.ndarray`` unpickles to. numpy's pickles only name the class as the type argument of
+    ``_reconstruct``; calling it, ``ndarray(shape, dtype)``, would allocate an array of the declared size
+    that holds no bytes of the file. Such a call is recorded (:class:`_ArrayWithoutData`), allocating
+    nothing, and refused after unpickling with the key it was stored under."""
+
+    def __call__(self, *args, **kwargs):
+        return _ArrayWithoutData(args, kwargs)
+
+
+class _ArrayWithoutData:
+    def __init__(self, args, kwargs):
+        self.call = ', '.join([f'{a!r:.60}' for a in args] + [f'{k}={v!r:.60}' for k, v in kwargs.items()])
+
+
+_NDARRAY = _ArrayClass()
+
+
 def _reconstruct_empty_array(reconstruct, subtype, shape, dtype_code):
     """numpy's pickles start every array empty (``_reconstruct(ndarray, (0,), b'b')``) and fill it with
     ``__setstate__``, which checks the data length against the declared shape. Any other shape would
     allocate memory the file does not hold, so it is refused."""
-    if subtype is not np.ndarray or not isinstance(shape, tuple) or np.prod(shape, dtype=object) != 0:
+    if subtype is not _NDARRAY or not isinstance(shape, tuple) or np.prod(shape, dtype=object) != 0:
         raise CheckpointError(f'malformed numpy array header (type {subtype!r:.100}, shape {shape!r:.100})')
-    return reconstruct(subtype, shape, dtype_code)
+    return reconstruct(np.ndarray, shape, dtype_code)
+
+
+def _refuse_arrays_without_data(obj, path):
+    """Raise :class:`CheckpointError` naming the first entry of ``obj`` built by ``ndarray(...)``."""
+    stack, seen = [(obj, 'the top level')], set()
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, _ArrayWithoutData):
+            raise CheckpointError(f'{path}: {where} is an array created without data (numpy.ndarray('
+                                  f'{value.call})): its values would be uninitialised memory, not bytes of the '
+                                  f'file')
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict):
+            prefix = '' if where == 'the top level' else f'{where}/'
+            stack.extend((v, f'{prefix}{k}') for k, v in value.items())
+            stack.extend((k, f'{prefix}{k!r:.60} (a key)') for k in value)
+        elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype == object):
+            stack.extend((v, f'{where}[{i}]') for i, v in enumerate(value.flat if isinstance(value, np.ndarray)
+                                                                    else value))
 
 
 class _NativeUnpickler(pickle.Unpickler):
@@ -255,6 +293,8 @@ class _NativeUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module in ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray') and name in self.NUMPY_CLASSES:
+            if name == 'ndarray':
+                return _NDARRAY
             found = super().find_class(module, name)
             return functools.partial(_reconstruct_empty_array, found) if name == '_reconstruct' else found
         if (module, name) == ('collections', 'OrderedDict'):
@@ -297,7 +337,8 @@ def read_checkpoint(path, state_dict_keys=STATE_DICT_KEYS):
         except Exception as exc:  # anything else a malformed pickle raises
             raise CheckpointError(f'{path}: not a readable checkpoint (neither a PyTorch zip file nor a '
                                   f'native pickle): {type(exc).__name__}: {exc}') from exc
-    if obj == LEGACY_TORCH_MAGIC:
+    _refuse_arrays_without_data(obj, path)
+    if isinstance(obj, int) and obj == LEGACY_TORCH_MAGIC:
         raise CheckpointError(f'{path} uses the legacy (pre-1.6) torch.save format, which is not supported; '
                               f're-save it with torch >= 1.6')
     if not (isinstance(obj, dict) and 'state_dict' in obj):
@@ -318,41 +359,14 @@ def _to_numpy(value):
     raise TypeError(f'cannot store a {type(value).__name__} in a state dict; expected numpy arrays or jt.Var')
 
 
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(path, state_dict, meta=None, **extra):
-    """Write a native checkpoint atomically: a crash while writing leaves any old file intact."""
+    """Write a native checkpoint atomically (:func:`~dformer_seg.utils.fileio.atomic_write`): a crash while
+    writing leaves any old file intact."""
     payload = {'state_dict': {k: _to_numpy(v) for k, v in state_dict.items()}, 'meta': dict(meta or {})}
     payload.update(extra)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=TEMP_SUFFIX, dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            pickle.dump(payload, f, protocol=4)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes the file private (0600)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with atomic_write(path) as f:
+        pickle.dump(payload, f, protocol=4)
     return path
-
-
-def stale_temp_files(directory):
-    """The temporary files that :func:`save_checkpoint` calls killed while writing left in ``directory``
-    (``.<name>.<random>.tmp``, e.g. ``.epoch_3.pkl.k2j4x8.tmp``)."""
-    if not os.path.isdir(directory):
-        return []
-    return sorted(os.path.join(directory, name) for name in os.listdir(directory)
-                  if name.startswith('.') and name.endswith(TEMP_SUFFIX) and '.pkl.' in name
-                  and os.path.isfile(os.path.join(directory, name)))
 
 
 def _rename_keys(state_dict, prefix_map):

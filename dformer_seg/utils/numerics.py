@@ -4,8 +4,6 @@ A run whose weights became NaN still trains, validates and saves without an
 error (an all-NaN score map argmaxes to class 0), so the engine and the
 inference API check explicitly and raise :class:`NonFiniteError`.
 """
-import numpy as np
-
 MAX_NAMES_SHOWN = 5
 
 
@@ -15,12 +13,6 @@ class NonFiniteError(FloatingPointError):
 
 def _is_float(dtype):
     return 'float' in str(dtype)
-
-
-def non_finite_arrays(named_arrays):
-    """Names of the floating-point numpy arrays in ``{name: array}`` that hold NaN or inf."""
-    return [name for name, array in named_arrays.items()
-            if _is_float(np.asarray(array).dtype) and not np.isfinite(array).all()]
 
 
 def non_finite_variables(named_vars):

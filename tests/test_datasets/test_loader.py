@@ -173,7 +173,7 @@ def test_two_mpi_processes_share_the_seed_and_split_the_data(ten_samples, tmp_pa
 
 
 def test_the_jittor_adapter_refuses_an_untested_jittor_version():
-    from dformer_seg.datasets.jittor_loader_adapter import check_jittor_version
+    from dformer_seg.utils.jittor_internals import check_jittor_version
     check_jittor_version()  # the installed one
     with pytest.raises(RuntimeError, match=r'knows for Jittor 1\.3\.x; this is Jittor 1\.4\.0'):
         check_jittor_version('1.4.0')

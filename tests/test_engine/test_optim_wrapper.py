@@ -137,15 +137,16 @@ def test_a_group_saved_with_another_accumulative_count_is_refused():
         other.load_state_dict(_round_trip(wrapper.state_dict()))
 
 
-def test_a_state_with_the_optimizer_only_still_loads(caplog):
-    # Checkpoints written before the wrappers existed hold the optimizer state (and the loss scale) only.
+def test_a_state_without_a_loss_scale_keeps_the_scale_and_a_group_without_its_gradients_warns(caplog):
+    # The state of a run without amp (no loss scale), saved after a complete group (no gradients).
     model = linear()
     wrapper = build_optim_wrapper(model, dict(optimizer=ADAMW))
     wrapper.update_params(mse(model, [0, 1]))
-    old_style = dict(optimizer=_round_trip(wrapper.state_dict())['optimizer'], loss_scaler=None)
+    state = _round_trip(wrapper.state_dict())
+    assert 'loss_scaler' not in state and state['accumulation']['grads'] is None
     fresh = build_optim_wrapper(linear(), dict(type='AmpOptimWrapper', optimizer=ADAMW, accumulative_counts=2))
-    fresh.load_state_dict(old_style)
-    assert fresh.optimizer.n_step == 1 and not fresh.has_pending_grads()
+    fresh.load_state_dict(state)
+    assert fresh.optimizer.n_step == 1 and not fresh.has_pending_grads() and fresh.inner_count == 1
     assert fresh.loss_scaler.scale == 2.0 ** 16  # kept: the old run did not scale
     with caplog.at_level(logging.WARNING, logger='dformer_seg'):
         fresh.initialize_count_status(1)  # inside a group whose gradients were never saved

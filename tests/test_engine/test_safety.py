@@ -163,7 +163,7 @@ def test_a_resumed_run_removes_stale_temp_files_and_rotates_by_what_is_on_disk(t
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.pkl')) == ['iter_3.pkl', 'iter_4.pkl']
     # Left by kills: a half-written temporary file, and a checkpoint whose removal was interrupted.
     (tmp_path / '.iter_5.pkl.x1y2z3.tmp').write_bytes(b'\0' * 1000)
-    (tmp_path / 'last_checkpoint.tmp4242').write_text('half')
+    (tmp_path / '.last_checkpoint.k2j4x8.tmp').write_text('half')
     shutil.copy(tmp_path / 'iter_3.pkl', tmp_path / 'iter_1.pkl')
     runner = short_run(tmp_path, max_iters=6, hooks=iter_hooks(interval=1, max_keep_ckpts=2), resume=True)
     runner.train()

@@ -4,11 +4,15 @@ The data: 2 classes; the label is 1 where the depth channel is positive, so a
 model that reads depth learns it quickly. Batches follow the shared batch
 contract. The loader's shuffle order is a function of ``(seed, epoch)``.
 """
+import os
+
+import cv2
 import numpy as np
 
 import jittor as jt
 from jittor import nn
 
+from dformer_seg.models import BaseModel
 from dformer_seg.registry import SEGMENTORS
 
 CLASSES = ('background', 'object')
@@ -16,7 +20,7 @@ PALETTE = [[0, 0, 0], [255, 0, 0]]
 
 
 @SEGMENTORS.register_module(force=True)
-class ToySegmentor(nn.Module):
+class ToySegmentor(BaseModel):
     def __init__(self, num_classes=2, channels=4, norm=True):
         super().__init__()
         self.conv = nn.Conv2d(4, channels, 3, padding=1)
@@ -114,3 +118,65 @@ def toy_runner_kwargs(work_dir, loop=None, hooks=None, **overrides):
     )
     kwargs.update(overrides)
     return kwargs
+
+
+@SEGMENTORS.register_module(force=True)
+class StochasticToySegmentor(ToySegmentor):
+    """The toy segmentor with the random parts of a real model while training: drop path on a residual
+    branch, dropout before the classifier and random starting bases (as the NMF decode head draws them)."""
+
+    def __init__(self, num_classes=2, channels=4, drop_path_rate=0.5, dropout_ratio=0.3):
+        super().__init__(num_classes, channels)
+        from dformer_seg.models.utils.drop_path import DropPath
+        self.branch = nn.Conv2d(channels, channels, 3, padding=1)
+        self.drop_path = DropPath(drop_path_rate)
+        self.dropout = nn.Dropout(dropout_ratio)
+
+    def encode_decode(self, img, depth):
+        x = nn.relu(self.norm(self.conv(jt.concat([img, depth[:, :1]], dim=1))))
+        x = x + self.drop_path(self.branch(x))
+        if self.is_training():
+            x = x * jt.rand((x.shape[0], x.shape[1], 1, 1), dtype=x.dtype)
+        return self.cls(self.dropout(x))
+
+
+# A real data set on disk for the RGBDDataLoader, with the random augmentations of a training pipeline.
+RGBD_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadDepthFromFile', channels=1),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='RandomResize', ratios=[0.75, 1.0, 1.5]),
+    dict(type='RandomCrop', crop_size=(8, 12)),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='Normalize', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+         depth_mean=[122.4], depth_std=[71.4]),
+    dict(type='Pad', size=(8, 12)),
+    dict(type='PackSegInputs'),
+]
+
+
+def write_rgbd_set(root, num=8, size=(12, 16)):
+    """``num`` random RGB-D samples (PNG) labelled 0/1 where the depth is low/high (255: a void corner), with
+    a ``train.txt``; returns ``root``."""
+    rng = np.random.default_rng(0)
+    for folder in ('RGB', 'Depth', 'Label'):
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+    for i in range(num):
+        depth = rng.integers(0, 256, size=size, dtype=np.uint8)
+        label = (depth > 127).astype(np.uint8)
+        label[:2, :2] = 255
+        cv2.imwrite(os.path.join(root, 'RGB', f'{i}.png'), rng.integers(0, 256, size=(*size, 3), dtype=np.uint8))
+        cv2.imwrite(os.path.join(root, 'Depth', f'{i}.png'), depth)
+        cv2.imwrite(os.path.join(root, 'Label', f'{i}.png'), label)
+    with open(os.path.join(root, 'train.txt'), 'w') as f:
+        f.write(''.join(f'{i}\n' for i in range(num)))
+    return str(root)
+
+
+def rgbd_loader_cfg(data_root, **overrides):
+    """A train_dataloader config over :func:`write_rgbd_set`'s samples."""
+    dataset = dict(type='RGBDSegDataset', data_root=data_root, split='train', img_suffix='.png',
+                   classes=['low', 'high'], pipeline=RGBD_PIPELINE)
+    return dict(dict(batch_size=2, num_workers=0, shuffle=True, drop_last=True, buffer_size=4 * 1024 * 1024,
+                     dataset=dataset), **overrides)

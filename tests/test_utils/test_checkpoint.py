@@ -3,6 +3,7 @@ import io
 import os
 import pickle
 import sys
+import tracemalloc
 import types
 import zipfile
 
@@ -13,6 +14,7 @@ import jittor as jt
 from jittor import nn
 
 from dformer_seg.utils import checkpoint as ckpt
+from dformer_seg.utils import fileio
 from dformer_seg.utils.checkpoint import (CheckpointError, load_state_dict, load_torch_checkpoint,
                                           read_checkpoint, save_checkpoint)
 from parity_fixtures import SHARED_DIR, generate_weights
@@ -190,11 +192,13 @@ def test_error_paths_name_the_file(tmp_path):
     with pytest.raises(CheckpointError, match='evil.pkl: refusing'):
         read_checkpoint(str(evil))
 
-    truncated = tmp_path / 'truncated.pth'
-    src = os.path.join(SHARED_DIR, 'dformer_v1_mini', 'weights.pth')
-    if os.path.isfile(src):
-        truncated.write_bytes(open(src, 'rb').read()[:100000])
-        with pytest.raises(CheckpointError, match='truncated.pth'):
+    whole = tmp_path / 'whole.pkl'
+    save_checkpoint(str(whole), {'w': np.arange(1000, dtype=np.float32)}, meta=dict(epoch=1))
+    data = whole.read_bytes()
+    for cut in (len(data) // 2, len(data) - 1):
+        truncated = tmp_path / 'truncated.pkl'
+        truncated.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=r'truncated\.pkl: not a readable checkpoint'):
             read_checkpoint(str(truncated))
 
 
@@ -221,7 +225,7 @@ def test_native_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded['state_dict']['a.weight'], weights['a.weight'])
     np.testing.assert_array_equal(loaded['state_dict']['a.bias'], np.array([1.0, 2.0], np.float32))
     assert loaded['optimizer']['lr'] == 0.1
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~ckpt._current_umask()
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~fileio._current_umask()
     np.testing.assert_array_equal(loaded['optimizer']['moments'][0], np.zeros(3))
 
 
@@ -385,6 +389,43 @@ def test_native_pickle_declaring_a_huge_array_is_refused(tmp_path):
     short.write_bytes(pickle.dumps({'state_dict': {'w': ShortArray()}}, protocol=4))
     with pytest.raises(CheckpointError, match=r'short\.pkl: not a readable checkpoint.*buffer size'):
         read_checkpoint(str(short))
+
+
+class ArrayWithoutData:
+    """Pickles as a call of numpy's array constructor, ``numpy.ndarray(shape, dtype)``: an array of the
+    declared size whose values are whatever memory it got (numpy itself never writes this)."""
+
+    def __init__(self, shape, dtype='float32'):
+        self.shape, self.dtype = shape, dtype
+
+    def __reduce__(self):
+        return np.ndarray, (self.shape, self.dtype)
+
+
+def test_an_array_without_data_is_refused_naming_its_key(tmp_path):
+    path = tmp_path / 'unfilled.pkl'
+    path.write_bytes(pickle.dumps({'state_dict': {'ok': np.ones(3, np.float32), 'w': ArrayWithoutData((3, 4))},
+                                   'meta': {}}, protocol=4))
+    with pytest.raises(CheckpointError, match=r'unfilled\.pkl: state_dict/w is an array created without data'):
+        read_checkpoint(str(path))
+    nested = tmp_path / 'nested.pkl'
+    nested.write_bytes(pickle.dumps({'state_dict': {}, 'optimizer': {'m': [np.zeros(2), ArrayWithoutData((5,))]}}))
+    with pytest.raises(CheckpointError, match=r'nested\.pkl: optimizer/m\[1\] is an array created without data'):
+        read_checkpoint(str(nested))
+
+
+def test_a_tiny_file_declaring_a_huge_array_fails_before_allocating(tmp_path):
+    path = tmp_path / 'tiny.pkl'
+    path.write_bytes(pickle.dumps(ArrayWithoutData((2 ** 30,), 'float64'), protocol=2))  # 8 GiB declared
+    assert path.stat().st_size < 64
+    tracemalloc.start()  # numpy reports its array buffers to tracemalloc
+    try:
+        with pytest.raises(CheckpointError, match=r'tiny\.pkl: the top level is an array created without data'):
+            read_checkpoint(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
 
 
 class ShortArray:

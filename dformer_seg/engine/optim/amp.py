@@ -8,7 +8,17 @@ the step; a step whose gradients overflowed is skipped and the scale halved.
 On the CPU Jittor's fp16 kernels are not relayed to oneDNN (a convolution runs
 about a thousand times slower), so the runner refuses ``amp`` there.
 """
+import contextlib
+
 import jittor as jt
+
+
+def float16_scope(level):
+    """Jittor's automatic float16 at ``level`` inside the block (``None``: float32, nothing changes). The one
+    place that turns it on: the optimizer wrapper's ``optim_context`` for training, the Runner for testing."""
+    if level is None:
+        return contextlib.nullcontext()
+    return jt.flag_scope(auto_mixed_precision_level=int(level))
 
 
 class DynamicLossScaler:

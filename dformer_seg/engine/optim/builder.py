@@ -18,6 +18,7 @@ from jittor import nn
 
 from ...ops.optimizer import adamw_step
 from ...registry import OPTIMIZERS
+from ...utils.jittor_internals import ADAM_STATE_SLOTS, adam_state
 
 
 class AdamW(jt.optim.AdamW):
@@ -32,7 +33,7 @@ class AdamW(jt.optim.AdamW):
             eps = group.get('eps', self.eps)
             weight_decay = group.get('weight_decay', self.weight_decay)
             beta1, beta2 = group.get('betas', self.betas)
-            for param, grad, exp_avg_sq, exp_avg in zip(group['params'], group['grads'], group['values'], group['m']):
+            for param, grad, exp_avg, exp_avg_sq in zip(*adam_state(group)):
                 if param.is_stop_grad():
                     continue
                 new_param, new_exp_avg, new_exp_avg_sq = adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta1,
@@ -50,8 +51,6 @@ OPTIMIZERS.register_module(name='SGD', module=jt.optim.SGD)
 _NORM_TYPES = tuple(t for t in (getattr(nn, name, None) for name in (
     'BatchNorm', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d', 'LayerNorm', 'GroupNorm',
     'InstanceNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d')) if isinstance(t, type))
-# Per-parameter optimizer state that Jittor keeps in each param group, by optimizer.
-_STATE_SLOTS = ('values', 'm')
 _PARAMWISE_KEYS = {'norm_decay_mult', 'bias_decay_mult', 'custom_keys'}
 
 
@@ -117,7 +116,7 @@ def optimizer_state_dict(optimizer):
     """The optimizer's step count and per-parameter state (numpy), keyed by parameter name."""
     state = {}
     for group in optimizer.param_groups:
-        for slot in _STATE_SLOTS:
+        for slot in ADAM_STATE_SLOTS:
             if slot in group:
                 for name, value in zip(group['names'], group[slot]):
                     state[f'{slot}/{name}'] = value.numpy()
@@ -133,7 +132,7 @@ def load_optimizer_state_dict(optimizer, saved):
     state = saved['state']
     expected = set()
     for group in optimizer.param_groups:
-        for slot in _STATE_SLOTS:
+        for slot in ADAM_STATE_SLOTS:
             if slot not in group:
                 continue
             for name, var in zip(group['names'], group[slot]):

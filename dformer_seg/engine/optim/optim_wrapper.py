@@ -1,8 +1,10 @@
 """Optimizer wrappers: the optimisation step of one training iteration.
 
-``optim_wrapper.update_params(loss)`` is all a training step calls after the
-loss: it runs the backward pass and, every ``accumulative_counts``-th call,
-clips the gradients, steps the optimizer and clears the gradients::
+A model's ``train_step`` (``models/base_model.py``) runs its forward pass inside
+``optim_wrapper.optim_context(model)`` (the precision of the step: float16 with
+``AmpOptimWrapper``) and then calls ``optim_wrapper.update_params(loss)``: the
+backward pass and, every ``accumulative_counts``-th call, gradient clipping, the
+optimizer step and clearing the gradients::
 
     optim_wrapper = dict(
         type='OptimWrapper',            # or 'AmpOptimWrapper' (loss scaling for amp)
@@ -22,12 +24,15 @@ outside the Runner, a trailing incomplete group waits for more calls; ``step()``
 applies it as it is). A checkpoint written inside a group stores the gradients
 accumulated so far, so a resumed run continues that group.
 """
+import contextlib
+
 import jittor as jt
 import numpy as np
 
 from ...registry import OPTIM_WRAPPERS
+from ...utils.jittor_internals import undo_step_count
 from ...utils.logger import get_logger
-from .amp import DynamicLossScaler
+from .amp import DynamicLossScaler, float16_scope
 from .builder import build_optimizer, load_optimizer_state_dict, optimizer_state_dict
 
 _CLIP_KEYS = ('max_norm', 'norm_type')
@@ -112,9 +117,13 @@ class OptimWrapper:
         """Jittor's ``optimizer.backward`` adds 1 to ``optimizer.n_step`` on every call, and Adam/AdamW read
         ``n_step`` as the number of updates for their bias correction. An update counts once: a backward that
         does not start a group (accumulation), or a group whose update was skipped, takes its count back."""
-        self.optimizer.n_step -= 1
+        undo_step_count(self.optimizer)
 
     # ------------------------------------------------------------------ the step
+    def optim_context(self, model):
+        """The context of a training step's forward and backward passes (float32 here)."""
+        return contextlib.nullcontext()
+
     def update_params(self, loss):
         """Backward of ``loss``; update when a group is complete. Returns whether the parameters changed."""
         group_size = self._group_size()
@@ -163,13 +172,11 @@ class OptimWrapper:
                                       grads=grads))
 
     def load_state_dict(self, state):
-        """Restore :meth:`state_dict`. A checkpoint written before the wrappers existed has only ``optimizer``."""
+        """Restore :meth:`state_dict`."""
         load_optimizer_state_dict(self.optimizer, state['optimizer'])
         self._pending = False
         self._restored_grads = None
-        accumulation = state.get('accumulation')
-        if accumulation is None:
-            return
+        accumulation = state['accumulation']
         self.inner_count = int(accumulation['count'])
         grads = accumulation.get('grads')
         if not grads:
@@ -200,13 +207,17 @@ class AmpOptimWrapper(OptimWrapper):
 
     The loss is multiplied by the scale before the backward pass; before an update the gradients are divided by
     it and checked: an update whose gradients overflowed is skipped and the scale lowered
-    (:class:`DynamicLossScaler`; ``loss_scale`` holds its arguments). The Runner runs the forward pass in float16
-    (CUDA only); this wrapper only scales, so it also runs on the CPU.
+    (:class:`DynamicLossScaler`; ``loss_scale`` holds its arguments). :meth:`optim_context` runs the step with
+    Jittor's automatic float16 at ``level`` (the Runner allows ``amp`` on CUDA only).
     """
 
-    def __init__(self, optimizer, loss_scale=None, **kwargs):
+    def __init__(self, optimizer, loss_scale=None, level=5, **kwargs):
         super().__init__(optimizer, **kwargs)
         self.loss_scaler = DynamicLossScaler(**dict(loss_scale or {}))
+        self.level = int(level)
+
+    def optim_context(self, model):
+        return float16_scope(self.level)
 
     def backward(self, loss):
         super().backward(loss * self.loss_scaler.scale)

@@ -9,6 +9,7 @@ from jittor import nn
 from ...registry import BACKBONES, HEADS, SEGMENTORS
 from ...utils.checkpoint import PRETRAINED_STATE_DICT_KEYS, load_state_dict, read_checkpoint
 from ...utils.shapes import int_pair
+from ..base_model import BaseModel
 from ..utils import resize
 
 logger = logging.getLogger('dformer_seg')
@@ -44,7 +45,7 @@ def _check_test_cfg(test_cfg):
 
 
 @SEGMENTORS.register_module()
-class RGBDEncoderDecoder(nn.Module):
+class RGBDEncoderDecoder(BaseModel):
     """Backbone + decode head (+ optional auxiliary head) over RGB and depth.
 
     Args:
