@@ -62,14 +62,17 @@ class ConfigDict(Dict):
                                  f'{", ".join(sorted(map(str, self.keys()))) or "(none)"}') from None
 
 
-def _to_plain(value):
-    """Convert ConfigDicts (recursively) to plain dicts and tuples/lists to lists of plain values."""
+def to_plain(value):
+    """Config containers (recursively) as plain dicts, lists and tuples, numpy arrays as lists: what a
+    checkpoint or a dumped config may hold."""
     if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_to_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, tuple):
-        return tuple(_to_plain(v) for v in value)
+        return tuple(to_plain(v) for v in value)
+    if type(value).__module__ == 'numpy' and hasattr(value, 'tolist'):
+        return value.tolist()
     return value
 
 
@@ -337,7 +340,7 @@ class Config:
         return self._cfg_dict.items()
 
     def to_dict(self):
-        return _to_plain(self._cfg_dict.to_dict())
+        return to_plain(self._cfg_dict.to_dict())
 
     def copy(self):
         return Config(copy.deepcopy(self.to_dict()), filename=self.filename, text=self.text)

@@ -1,7 +1,6 @@
 """Export a segmentor to ONNX, check it with ``onnx.checker`` and ONNX Runtime, write it atomically."""
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -9,6 +8,7 @@ from typing import Optional
 import jittor as jt
 import numpy as np
 
+from ..utils.fileio import atomic_write
 from ..version import __version__
 from .dependencies import require
 from .errors import ExportArgumentError, ExportError, VerificationError
@@ -120,21 +120,6 @@ def _metadata(cfg, shape, depth_channels, output, dataset_meta):
     return metadata
 
 
-def write_atomically(model_proto, path):
-    """Save to a temporary file beside ``path``, then rename: a failure leaves no partial ``path``."""
-    onnx = require('onnx')
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
-    os.close(handle)
-    try:
-        onnx.save(model_proto, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def export_onnx(model, path, shape, depth_channels=3, output='logits', opset=DEFAULT_OPSET, dynamic_shape=False,
                 verify=True, seed=0, max_abs_error=MAX_ABS_ERROR, min_agreement=MIN_AGREEMENT):
     """Export ``model`` (an :class:`RGBDEncoderDecoder` in eval mode) to the ONNX file ``path``.
@@ -173,5 +158,6 @@ def export_onnx(model, path, shape, depth_channels=3, output='logits', opset=DEF
             raise VerificationError(f'ONNX Runtime does not reproduce the Jittor model (limits: max error '
                                     f'{max_abs_error}, agreement {100 * min_agreement}%): {report.summary()}; '
                                     f'nothing was written to {path}')
-    write_atomically(final, path)
+    with atomic_write(path) as f:
+        f.write(final.SerializeToString())
     return report

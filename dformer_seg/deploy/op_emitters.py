@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..utils.shapes import int_pair
 from .errors import ExportError
 from .graph import TracedTensor, broadcast_shapes, constant_shape, to_numpy
 
@@ -38,10 +39,6 @@ def swap_last(graph, value):
         return value.transpose(value.ndim - 2, value.ndim - 1)
     array = to_numpy(value)
     return np.ascontiguousarray(np.swapaxes(array, -1, -2))
-
-
-def _pair(value):
-    return (int(value), int(value)) if np.isscalar(value) else tuple(int(v) for v in value)
 
 
 def concat(values, dim=0):
@@ -69,7 +66,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """NCHW convolution (zero padding, PyTorch's weight layout)."""
     graph = x.graph
     weight_shape = constant_shape(weight)
-    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    stride, padding, dilation = (int_pair(value, f'conv2d: {name}') for value, name in
+                                 ((stride, 'stride'), (padding, 'padding'), (dilation, 'dilation')))
     out_hw = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (weight_shape[2 + i] - 1) - 1) // stride[i] + 1
               for i in range(2)]
     inputs = [x, weight] + ([bias] if bias is not None else [])

@@ -25,10 +25,10 @@ import os
 import time
 
 import jittor as jt
-import numpy as np
 
 from .. import runtime
-from ..config import ConfigError
+from ..config import ConfigError, to_plain
+from ..datasets.metainfo import dataset_meta
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
 from ..models.base_model import BaseModel
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
@@ -61,20 +61,6 @@ class _EarlyLogRecords(logging.Handler):
         self.records.append(record)
 
 
-def dataset_meta(loader):
-    """``dict(classes, palette)`` of the dataset behind a data loader ({} if it has none)."""
-    for source in (loader, getattr(loader, 'dataset', None)):
-        if source is None:
-            continue
-        meta = getattr(source, 'metainfo', None)
-        if isinstance(meta, dict) and meta.get('classes'):
-            return dict(classes=list(meta['classes']), palette=meta.get('palette'))
-        classes = getattr(source, 'CLASSES', None)
-        if classes:
-            return dict(classes=list(classes), palette=getattr(source, 'PALETTE', None))
-    return {}
-
-
 def configured_class_count(loader):
     """``(number of classes, data set name)`` of a data loader config (or a built loader), from its data set's
     ``classes`` or its class's ``CLASSES``, without building it; ``(None, None)`` when unknown."""
@@ -92,19 +78,6 @@ def configured_class_count(loader):
     classes = dataset.get('classes') or getattr(dataset_cls, 'CLASSES', None)
     name = getattr(dataset_cls, '__name__', str(dataset_type))
     return (len(classes), name) if classes else (None, None)
-
-
-def _to_plain(value):
-    """Config containers -> plain dicts/lists (checkpoints hold plain Python and numpy only)."""
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_to_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 class Runner:
@@ -171,7 +144,7 @@ class Runner:
             raise KeyError('the config has no "model"')
         check_top_level_keys(cfg)
         from .. import datasets, models  # noqa: F401  (register the classes a config names)
-        kwargs = {key: _to_plain(cfg[key]) for key in RUNNER_KEYS if key in cfg}
+        kwargs = {key: to_plain(cfg[key]) for key in RUNNER_KEYS if key in cfg}
         return cls(cfg=cfg, allow_existing_work_dir=bool(cfg.get('allow_existing_work_dir', False)), **kwargs)
 
     def _check_num_classes(self):
@@ -527,7 +500,7 @@ class Runner:
         if self._built.get('train_loop') is not None:
             meta.update(max_iters=self.max_iters, iters_per_epoch=self.train_loop.iters_per_epoch)
         meta_info = self.dataset_meta
-        meta.update(CLASSES=meta_info.get('classes'), PALETTE=_to_plain(meta_info.get('palette')))
+        meta.update(CLASSES=meta_info.get('classes'), PALETTE=to_plain(meta_info.get('palette')))
         optim_state = self.optim_wrapper.state_dict() if self.optim_wrapper is not None else dict(optimizer=None)
         checkpoint = dict(meta=meta, hook_states={}, **optim_state)
         for key, hook in self._stateful_hooks():

@@ -1,7 +1,7 @@
 """The toolbox logger: console on every rank, a log file on rank 0 only.
 
 Everything logs through the ``dformer_seg`` logger. Importing the package gives it
-only a ``NullHandler``; the tools (``cli.prepare``) and the Runner (``setup_logger``)
+only a ``NullHandler``; the tools (``cli.setup``) and the Runner (``setup_logger``)
 add the console handler, and ``setup_logger`` adds the run's log file and
 quietens the other MPI ranks so that a multi-process run prints one log.
 """

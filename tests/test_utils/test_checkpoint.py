@@ -17,7 +17,7 @@ from dformer_seg.utils import checkpoint as ckpt
 from dformer_seg.utils import fileio
 from dformer_seg.utils.checkpoint import (CheckpointError, load_state_dict, load_torch_checkpoint,
                                           read_checkpoint, save_checkpoint)
-from parity_fixtures import SHARED_DIR, generate_weights
+from parity_fixtures import fixture_dir, generate_weights, write_official_pth
 
 # ---------------------------------------------------------------------------
 # A minimal writer of the torch zip format, so that the reader can be tested on
@@ -201,14 +201,17 @@ def test_error_paths_name_the_file(tmp_path):
         with pytest.raises(CheckpointError, match=r'truncated\.pkl: not a readable checkpoint'):
             read_checkpoint(str(truncated))
 
+    whole_pth = write_official_pth(str(tmp_path / 'whole.pth'), generate_weights(fixture_dir('dformer_v1_mini')))
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(whole_pth, 'rb').read()[:100000])
+    with pytest.raises(CheckpointError, match='truncated.pth'):
+        read_checkpoint(str(truncated))
+
 
 @pytest.mark.parametrize('name', ['dformer_v1_mini', 'dformer_v2_mini'])
-def test_official_fixture_weights_match_generated(name):
-    folder = os.path.join(SHARED_DIR, name)
-    if not os.path.isfile(os.path.join(folder, 'weights.pth')):
-        pytest.skip(f'{folder}/weights.pth not available')
-    expected = generate_weights(folder)
-    state_dict = read_checkpoint(os.path.join(folder, 'weights.pth'))['state_dict']
+def test_official_format_fixture_weights_read_back(name, tmp_path):
+    expected = generate_weights(fixture_dir(name))
+    state_dict = read_checkpoint(write_official_pth(str(tmp_path / 'weights.pth'), expected))['state_dict']
     assert list(state_dict) == list(expected)
     for key, value in expected.items():
         assert state_dict[key].dtype == value.dtype and state_dict[key].shape == value.shape, key

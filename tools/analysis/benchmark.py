@@ -15,8 +15,9 @@ lazily executed graph really finishes inside the timed region.
 
 Inference times ``model.encode_decode(img, depth)``: backbone, decode head
 and the bilinear upsampling of the logits to the input size. ``--train``
-times a full step: forward in 'loss' mode, backward and the optimizer step
-of the config's ``optim_wrapper`` (AdamW in the official recipes).
+times a full step, ``model.train_step(batch, optim_wrapper)`` as the Runner runs it: forward in 'loss'
+mode, backward and the optimizer step of the config's ``optim_wrapper`` (AdamW in the official recipes;
+its clipping and accumulation settings included).
 
 ``--profile`` runs a few more calls under Jittor's profiler and prints the
 time per op type (oneDNN convs, matmuls, the fast-op kernels of
@@ -109,13 +110,11 @@ def inference_step(model, batch):
     jt.sync_all(True)
 
 
-def make_train_step(model, optimizer):
+def make_train_step(model, optim_wrapper):
     import jittor as jt
 
     def train_step(batch):
-        losses = model(batch, mode='loss')
-        total = sum(value for name, value in losses.items() if 'loss' in name)
-        optimizer.step(total)
+        model.train_step(batch, optim_wrapper)
         jt.sync_all(True)
     return train_step
 
@@ -255,7 +254,7 @@ def run(args):
 
     from dformer_seg.apis import init_model
     from dformer_seg.config import ConfigError
-    from dformer_seg.engine.optim import build_optimizer
+    from dformer_seg.engine.optim import build_optim_wrapper
 
     start = time.perf_counter()
     from dformer_seg.ops.precision import inference_precision
@@ -269,8 +268,8 @@ def run(args):
         if 'optim_wrapper' not in cfg:
             raise ConfigError(f'--train needs an optim_wrapper in {args.config}')
         model.train()
-        optimizer = build_optimizer(model, cfg.to_dict()['optim_wrapper'])
-        step = make_train_step(model, optimizer)
+        optim_wrapper = build_optim_wrapper(model, cfg.to_dict()['optim_wrapper'])
+        step = make_train_step(model, optim_wrapper)
         what = 'train step (forward + backward + optimizer step)'
     else:
         model.eval()

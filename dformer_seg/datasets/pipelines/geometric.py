@@ -4,17 +4,10 @@ import cv2
 import numpy as np
 
 from ...registry import PIPELINES
+from ...utils.shapes import int_pair
 from ..errors import DataError
 from .compose import BaseTransform
 from .rng import current_rng
-
-
-def _pair(value, name):
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return int(value[0]), int(value[1])
-    raise ValueError(f'{name} must be an int or an (h, w) pair of ints, got {value!r}')
 
 
 def resize_array(array, size_hw, interpolation):
@@ -53,7 +46,7 @@ class Resize(BaseTransform):
     """
 
     def __init__(self, scale, keep_ratio=True):
-        self.scale = _pair(scale, 'scale')
+        self.scale = int_pair(scale, 'scale')
         self.keep_ratio = keep_ratio
 
     def transform(self, results):
@@ -93,7 +86,7 @@ class RandomResize(BaseTransform):
             ratio_range = (low, high)
         self.ratios = ratios
         self.ratio_range = ratio_range
-        self.scale = None if scale is None else _pair(scale, 'scale')
+        self.scale = None if scale is None else int_pair(scale, 'scale')
         self.keep_ratio = keep_ratio
 
     def _draw_ratio(self, rng):
@@ -127,7 +120,7 @@ class RandomCrop(BaseTransform):
     """
 
     def __init__(self, crop_size, cat_max_ratio=1.0, ignore_index=None, max_tries=10):
-        self.crop_size = _pair(crop_size, 'crop_size')
+        self.crop_size = int_pair(crop_size, 'crop_size')
         if min(self.crop_size) < 1:
             raise ValueError(f'crop_size must be positive, got {crop_size!r}')
         if not 0 < cat_max_ratio <= 1:
@@ -207,7 +200,7 @@ class Pad(BaseTransform):
             raise ValueError('Pad needs exactly one of size=(h, w) or size_divisor=int')
         if position not in ('bottom_right', 'center'):
             raise ValueError(f"position must be 'bottom_right' or 'center', got {position!r}")
-        self.size = None if size is None else _pair(size, 'size')
+        self.size = None if size is None else int_pair(size, 'size')
         self.size_divisor = size_divisor
         self.pad_val = pad_val
         self.seg_pad_val = seg_pad_val
