@@ -18,8 +18,8 @@ NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], depth_m
 
 
 def mini_config():
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile', channels=1), dict(type='Normalize', **NORM),
-                dict(type='PackSegInputs')]
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile', channels=1),
+                dict(type='Normalize', **NORM), dict(type='PackSegInputs')]
     model = dict(
         type='RGBDEncoderDecoder',
         backbone=dict(type='DFormer', dims=[16, 32, 64, 128], mlp_ratios=[8, 8, 4, 4], depths=[1, 1, 1, 1],

@@ -107,6 +107,9 @@ def test_bad_input_is_refused_before_evaluating(tool, mini_model, tmp_path, caps
     with pytest.raises(SystemExit):
         tool.parse_args(base + ['--severities', '0', '6'])
     assert '--severities must be from 1 to 5, got [0, 6]' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(base + ['--out', str(tmp_path / 'x'), '--report', str(tmp_path / 'x')])
+    assert '--report and --out must be different folders' in capsys.readouterr().err
 
     report = tmp_path / 'report'
     report.mkdir()

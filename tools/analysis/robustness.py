@@ -55,6 +55,8 @@ def parse_args(argv=None):
     if len(set(args.severities)) != len(args.severities):
         parser.error(f'--severities has repeats: {args.severities}')
     args.severities = sorted(args.severities)
+    if args.report and args.out and os.path.abspath(args.report) == os.path.abspath(args.out):
+        parser.error('--report and --out must be different folders (the report folder holds only the report)')
     if not args.depth_max_m > 0:
         parser.error(f'--depth-max-m must be positive, got {args.depth_max_m}')
     try:

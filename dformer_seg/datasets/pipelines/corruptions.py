@@ -41,7 +41,10 @@ SRGB_GAMMA = 2.2
 class Corruption:
     """One corruption: what it models, its parameter per severity (1..5) and how it is applied.
 
-    ``apply(array, parameter, rng, context)`` returns the corrupted array (the depth map or the image).
+    ``apply`` returns the corrupted image (RGB corruptions: ``apply(image, parameter, rng, context)``) or depth map
+    (``apply(depth, parameter, rng, context)``); the corruptions of :data:`_ON_METRES` get the depth in metres and
+    its measured pixels, ``apply(z, measured, parameter, rng, context)``, and return new depths or the mask of the
+    pixels that keep their measurement.
     """
     modality: str  # 'depth' | 'rgb'
     models: str
@@ -179,7 +182,7 @@ CORRUPTIONS = {
         'cameras', '(shift px at 640 wide, rotation degrees)', ((2, 0.0), (4, 0.5), (8, 1.0), (12, 1.5), (20, 2.5)),
         _misalignment),
     'quantisation': Corruption(
-        'depth', 'coarse disparity steps (Kinect v1: 1/8 pixel, 7 cm apart at 5 m); the depth levels grow apart '
+        'depth', 'coarse disparity steps (Kinect v1: depth levels about 7 cm apart at 5 m); the levels grow apart '
         'with z^2', 'inverse-depth step (1/m)', (0.0028, 0.0056, 0.011, 0.023, 0.046), _disparity_quantisation),
     'depth_scale': Corruption(
         'depth', 'a wrong depth unit or scale (0.2: millimetres read with the 5000 units per metre of TUM RGB-D)',
@@ -200,8 +203,8 @@ CORRUPTIONS = {
 }
 DEPTH_CORRUPTIONS = tuple(name for name, c in CORRUPTIONS.items() if c.modality == 'depth')
 RGB_CORRUPTIONS = tuple(name for name, c in CORRUPTIONS.items() if c.modality == 'rgb')
-# Corruptions that change depth values (in metres) rather than where depth is: they need a single-channel map.
-_METRIC = {'edge_holes', 'hole_blobs', 'depth_noise', 'quantisation', 'depth_scale'}
+# Corruptions computed on a single-channel depth map in metres (new depths, or a mask of the pixels to keep).
+_ON_METRES = {'edge_holes', 'hole_blobs', 'depth_noise', 'quantisation', 'depth_scale'}
 
 
 def corruption_names(corruption):
@@ -273,7 +276,7 @@ class Corrupt(BaseTransform):
         if 'depth' not in results or 'depth_missing_value' not in results:
             raise KeyError(f'the depth corruption {name!r} needs the depth: put Corrupt after LoadDepthFromFile')
         depth = results['depth']
-        if name not in _METRIC:
+        if name not in _ON_METRES:
             return corruption.apply(depth.astype(np.float32), parameter, rng, context)
         if depth.ndim == 3 and depth.shape[2] != 1:
             raise ValueError(f'the depth corruption {name!r} needs a single-channel depth map, got {depth.shape[2]} '
