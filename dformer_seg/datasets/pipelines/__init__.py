@@ -1,5 +1,6 @@
 """Registered data transforms (PIPELINES), composed from config lists."""
 from .compose import BaseTransform, Compose
+from .corruptions import CORRUPTIONS, Corrupt, with_corruption
 from .formatting import DEFAULT_META_KEYS, PackSegInputs
 from .geometric import Pad, RandomCrop, RandomFlip, RandomResize, Resize
 from .loading import LoadAnnotations, LoadDepthFromFile, LoadImageFromFile
@@ -12,3 +13,4 @@ __all__ = [
     'RandomResize', 'Resize', 'LoadAnnotations', 'LoadDepthFromFile', 'LoadImageFromFile', 'ModalityDropout',
     'Normalize', 'PhotoMetricDistortion', 'normalize_array', 'current_rng', 'sample_rng', 'using_rng',
 ]
+__all__ += ['CORRUPTIONS', 'Corrupt', 'with_corruption']
