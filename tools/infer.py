@@ -4,6 +4,8 @@
                           [--overlay] [--legend] [--opacity 0.5] [--tta] [--save-scores]
                           [--cfg-options k=v ...] [--device auto|cpu|cuda] [--backend jittor|onnxruntime]
                           [--debug]
+    python tools/infer.py CONFIG CHECKPOINT --rgb FRAMES_DIR_OR_VIDEO [--depth DIR_OR_VIDEO] --video OUT.mp4
+                          [--side-by-side] [--fps F] [--out DIR] [--opacity 0.5] ...
 
 CHECKPOINT may be an .onnx file exported by tools/deployment/export_onnx.py (with
 ``--backend onnxruntime``, the default for .onnx files): ONNX Runtime then computes
@@ -24,6 +26,14 @@ warning that accuracy drops. Writes, per pair named after the RGB file stem:
 A pair that cannot be read (missing or corrupt file, depth and RGB of
 different sizes) is reported and skipped; the exit status is 1 when any pair
 failed.
+
+--video OUT.mp4 segments an RGB-D sequence instead: --rgb is a folder of frames or
+an RGB video, --depth a folder of depth frames (8- or 16-bit PNGs), a depth video,
+or nothing. Frames are paired in name order (folders) or frame order (videos);
+the video shows the overlay, or RGB | depth | prediction with --side-by-side, at
+--fps (default: the RGB video's, else 10); --out DIR also writes DIR/labels/<frame>.png.
+A broken frame is reported and skipped (exit status 1); depth of another frame
+count or size stops the run with a message naming both streams.
 """
 import os
 import sys
@@ -32,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 
 
 class InputError(cli.ToolError):
@@ -42,7 +53,10 @@ def parse_args(argv=None):
     parser = cli.default_parser(__doc__, checkpoint=True)
     parser.add_argument('--rgb', required=True, help='an RGB image file or a folder of them')
     parser.add_argument('--depth', help='the depth file, or the folder of depth files (none: run without depth)')
-    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--out', help='output folder (required unless --video is given)')
+    parser.add_argument('--video', metavar='OUT.mp4', help='segment a sequence (frame folder or video) into this video')
+    parser.add_argument('--side-by-side', action='store_true', help='video frames show RGB | depth | prediction')
+    parser.add_argument('--fps', type=float, help="frame rate of --video (default: the RGB video's, else 10)")
     parser.add_argument('--overlay', action='store_true', help='also write colour overlays (DIR/overlays)')
     parser.add_argument('--legend', action='store_true', help='add a legend of the classes present to overlays')
     parser.add_argument('--opacity', type=float, default=0.5, help='overlay opacity in 0..1 (default 0.5)')
@@ -54,6 +68,16 @@ def parse_args(argv=None):
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
                         help='precision of the heavy ops of the Jittor model (default fp32; docs/precision.md)')
     args = parser.parse_args(argv)
+    if not (args.out or args.video):
+        parser.error('--out DIR is required (or --video OUT.mp4 for a sequence)')
+    if args.video and (args.overlay or args.legend or args.save_scores or args.checkpoint.endswith('.onnx')):
+        parser.error('--video writes the overlay into the video (no --overlay/--legend/--save-scores, no .onnx)')
+    if (args.side_by_side or args.fps) and not args.video:
+        parser.error('--side-by-side and --fps apply to --video')
+    if args.fps is not None and args.fps <= 0:
+        parser.error(f'--fps must be positive, got {args.fps}')
+    if not args.video and os.path.isfile(args.rgb) and args.rgb.lower().endswith(VIDEO_EXTENSIONS):
+        parser.error(f'--rgb {args.rgb} is a video: add --video OUT.mp4')
     is_onnx = args.checkpoint.endswith('.onnx')
     if args.backend is not None and (args.backend == 'onnxruntime') != is_onnx:
         parser.error(f'--backend {args.backend} does not fit {args.checkpoint}: onnxruntime runs an exported .onnx '
@@ -159,6 +183,8 @@ def run(args):
     :class:`InputError` listing them."""
     from tqdm import tqdm
 
+    if args.video:
+        return run_sequence(args)
     check_out_dir(args)
     pairs, rgb_alone, depth_alone = find_pairs(args.rgb, args.depth)
     cfg = cli.setup(args)
@@ -188,6 +214,28 @@ def run(args):
           + (f'; {len(failures)} failed' if failures else ''))
     if failures:
         raise InputError(f'{len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))
+
+
+def run_sequence(args):
+    """Segment the frames of --rgb (and --depth) into --video; exit status 1 when frames were skipped."""
+    cfg = cli.setup(args)
+    if args.tta and not cfg.get('tta_cfg'):
+        raise InputError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
+    from dformer_seg.apis import enable_tta, init_model
+    from dformer_seg.apis.sequence import segment_sequence
+
+    model = init_model(cfg, args.checkpoint, precision=args.precision)
+    if args.tta:
+        enable_tta(model)
+    summary = segment_sequence(model, args.rgb, args.depth, args.video, side_by_side=args.side_by_side,
+                               labels_dir=os.path.join(args.out, 'labels') if args.out else None,
+                               opacity=args.opacity, fps=args.fps)
+    print(f'segmented {summary["written"]} of {summary["frames"]} frame(s) into {args.video} '
+          f'({summary["fps"]:.2f} frames/s)' + (f'; {len(summary["skipped"])} skipped' if summary['skipped'] else ''))
+    if summary['skipped']:
+        raise InputError(f'{len(summary["skipped"])} frame(s) skipped:\n'
+                         + '\n'.join(f'  {name}: {reason}' for name, reason in summary['skipped']))
+    return summary
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what dformer_seg needs, once: system packages (oneDNN for fast CPU convolutions,
 # OpenMPI for multi-process training, an ARM cross compiler for the kernel checks of the test
-# suite) where this user may install them, and the Python
+# suite, a headless Chromium that the tests open the HTML evaluation report in) where this user may install them, and the Python
 # packages in a virtual environment at .venv (set DFORMER_SEG_VENV to put it elsewhere).
 # Re-running is fast: nothing is reinstalled unless requirements/ or setup.py changed.
 # Afterwards, `source tools/setup_env.sh` leaves the venv active in the calling shell.
@@ -12,7 +12,8 @@ PYTHON="${PYTHON:-python3}"
 
 install_system_packages() {
     # g++-aarch64-linux-gnu: the test suite compiles every fast-op kernel for ARM as well (x86 hosts).
-    local wanted="libdnnl-dev openmpi-bin libopenmpi-dev g++"
+    # chromium-headless-shell: the report tests load the HTML report in a real browser.
+    local wanted="libdnnl-dev openmpi-bin libopenmpi-dev g++ chromium-headless-shell"
     case "$(uname -m)" in x86_64|amd64) wanted="$wanted g++-aarch64-linux-gnu" ;; esac
     local missing=""
     for pkg in $wanted; do

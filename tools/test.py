@@ -3,6 +3,7 @@
     python tools/test.py CONFIG CHECKPOINT [--out DIR] [--show-dir DIR] [--tta] [--use-ema]
                          [--work-dir DIR] [--cfg-options k=v ...] [--device auto|cpu|cuda] [--debug]
     python tools/test.py CONFIG CHECKPOINT --precision bf16       (mIoU in bf16 next to float32)
+    python tools/test.py CONFIG CHECKPOINT --report DIR [--overwrite]   (one-page HTML evaluation report)
     python tools/test.py CONFIG CHECKPOINT --format-only --out results.json
     mpirun -np N python tools/test.py CONFIG CHECKPOINT ...   (or: tools/dist_test.sh CONFIG CHECKPOINT N)
 
@@ -32,11 +33,15 @@ def parse_args(argv=None):
                         help='only export predictions as RLE records to --out (no labels needed)')
     parser.add_argument('--tta', action='store_true', help="multi-scale + flip test (the config's tta_cfg)")
     parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
+    parser.add_argument('--report', metavar='DIR', help='write the one-page HTML evaluation report to DIR')
+    parser.add_argument('--overwrite', action='store_true', help='write the report into a folder that has files')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
                         help='precision of the heavy ops (default fp32); bf16 also reports the fp32 mIoU')
     args = parser.parse_args(argv)
     if args.format_only and not (args.out and args.out.endswith('.json')):
         parser.error('--format-only needs --out FILE.json')
+    if args.report and args.format_only:
+        parser.error('--report needs the metrics; it cannot be combined with --format-only')
     return args
 
 
@@ -72,6 +77,11 @@ def evaluate(args):
     outputs = dict(json_file=args.out) if args.format_only else dict(out_dir=args.out)
     if args.show_dir:
         outputs['show_dir'] = args.show_dir
+    if args.report:
+        from dformer_seg.visualization.report_hook import ReportHook, report_depth_bins
+        cfg.test_evaluator = dict(cfg.test_evaluator, **report_depth_bins(cfg))
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type=ReportHook, out_dir=args.report, checkpoint=args.checkpoint, overwrite=args.overwrite)]
     if any(outputs.values()):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='SegOutputHook', opacity=args.opacity, **{k: v for k, v in outputs.items() if v})]

@@ -156,3 +156,32 @@ def test_single_pair_with_tta(trained, tmp_path):
     missing = run_tool(config, checkpoint, '--rgb', rgb, '--depth', str(tmp_path / 'none.png'), '--out', out)
     assert missing.returncode != 0 and 'error: --depth' in missing.stderr and 'does not exist' in missing.stderr
     assert 'Traceback' not in missing.stderr
+
+
+def test_a_frame_sequence_into_a_video(trained, tmp_path):
+    """--video: frame folders in, an mp4 and per-frame labels out; a broken frame is reported and skipped."""
+    config, checkpoint = trained
+    for i in range(3):
+        rgb_image, depth_image = random_pair(10 + i)
+        write_image(str(tmp_path / 'rgb' / f'{i:04d}.png'), rgb_image)
+        write_image(str(tmp_path / 'depth' / f'{i:04d}.png'), depth_image)
+    video, out = str(tmp_path / 'seq.mp4'), str(tmp_path / 'out')
+    result = run_tool(config, checkpoint, '--rgb', str(tmp_path / 'rgb'), '--depth', str(tmp_path / 'depth'),
+                      '--video', video, '--side-by-side', '--fps', '5', '--out', out)
+    assert result.returncode == 0, result.stderr
+    assert 'segmented 3 of 3 frame(s)' in result.stdout and 'frames/s' in result.stdout
+    assert sorted(os.listdir(os.path.join(out, 'labels'))) == ['0000.png', '0001.png', '0002.png']
+    capture = cv2.VideoCapture(video)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3 and capture.get(cv2.CAP_PROP_FPS) == 5
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 3 * W  # RGB | depth | prediction
+    capture.release()
+
+    with open(str(tmp_path / 'rgb' / '0001.png'), 'wb') as f:
+        f.write(b'not a png')
+    broken = run_tool(config, checkpoint, '--rgb', str(tmp_path / 'rgb'), '--depth', str(tmp_path / 'depth'),
+                      '--video', video)
+    assert broken.returncode == 1 and 'segmented 2 of 3 frame(s)' in broken.stdout
+    assert 'error: 1 frame(s) skipped' in broken.stderr and '0001' in broken.stderr
+
+    no_video = run_tool(config, checkpoint, '--rgb', video, '--out', out)
+    assert no_video.returncode == 2 and 'is a video: add --video' in no_video.stderr

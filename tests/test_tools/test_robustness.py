@@ -122,3 +122,25 @@ def test_bad_input_is_refused_before_evaluating(tool, mini_model, tmp_path, caps
         tool.main(base + ['--tta'])
     assert '--tta needs tta_cfg' in capsys.readouterr().err
     assert not os.path.exists(str(tmp_path / 'work' / 'robustness'))
+
+
+def test_the_tool_offers_the_severities_of_the_corruptions(tool):
+    from dformer_seg.datasets.pipelines.corruptions import SEVERITIES
+    assert tuple(tool.SEVERITIES) == tuple(SEVERITIES)
+
+
+def test_tools_test_writes_the_report(mini_model, tmp_path):
+    """tools/test.py --report DIR: the page and its images; a folder with files is refused before evaluating."""
+    from script_loading import load_script
+    tester = load_script('tools/test.py', 'test_tool_for_report')
+    config, checkpoint = mini_model
+    report = tmp_path / 'report'
+    base = [config, checkpoint, '--work-dir', str(tmp_path / 'work'), '--device', 'cpu', '--report', str(report)]
+    metrics = tester.main(base)
+    assert 'mIoU' in metrics
+    page = (report / 'index.html').read_text()
+    assert 'mIoU' in page and os.path.isdir(report / 'images') and os.listdir(report / 'images')
+    with pytest.raises(SystemExit) as exit_info:
+        tester.main(base)
+    assert exit_info.value.code == 1
+    assert tester.main(base + ['--overwrite'])['mIoU'] == metrics['mIoU']

@@ -20,7 +20,6 @@ severity) to DIR/robustness.png (default DIR: <work_dir>/robustness). --report D
 HTML evaluation report of the clean pass with the robustness curves (a folder that exists and is not empty
 is refused unless --overwrite).
 """
-import argparse
 import copy
 import csv
 import json
@@ -31,14 +30,15 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 MODALITY_GROUPS = ('depth', 'rgb')
+SEVERITIES = (1, 2, 3, 4, 5)  # those of dformer_seg.datasets.pipelines.corruptions (not imported before the set-up)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='mIoU of a segmentor under depth and RGB sensor corruptions')
-    cli.add_checkpoint_evaluation_arguments(parser)
+    parser = cli.default_parser(__doc__, checkpoint=True, work_dir=True)
+    parser.add_argument('--use-ema', action='store_true', help='evaluate the EMA weights of the checkpoint')
     parser.add_argument('--corruptions', nargs='+', default=['all'], metavar='NAME',
                         help="corruption names, 'depth', 'rgb' or 'all' (default), or 'a+b' for several at once")
-    parser.add_argument('--severities', nargs='+', type=int, default=[1, 2, 3, 4, 5], metavar='S',
+    parser.add_argument('--severities', nargs='+', type=int, default=list(SEVERITIES), metavar='S',
                         help='severities from 1 (mild) to 5 (severe) (default: all five)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the corruptions (default 0)')
     parser.add_argument('--depth-max-m', type=float, default=10.0,
@@ -48,7 +48,6 @@ def parse_args(argv=None):
     parser.add_argument('--report', metavar='DIR', help='also write the HTML evaluation report to this folder')
     parser.add_argument('--overwrite', action='store_true', help='write the report into a folder that has files')
     args = parser.parse_args(argv)
-    from dformer_seg.datasets.pipelines.corruptions import SEVERITIES
     bad = [s for s in args.severities if s not in SEVERITIES]
     if bad:
         parser.error(f'--severities must be from {SEVERITIES[0]} to {SEVERITIES[-1]}, got {bad}')
@@ -158,22 +157,18 @@ def write_outputs(table, out_dir, info):
 
 
 def main(argv=None):
-    cli.prepare(argv)
-    args = parse_args(argv)
-    with cli.report_user_errors(args.debug):
-        return run(args)
+    return cli.main(run, parse_args(argv))
 
 
 def run(args):
     from dformer_seg.config import ConfigError
-    cfg = cli.load_config(args)
+    cfg = cli.setup(args)
     for corruption in args.corruptions:  # a pipeline that cannot take a corruption stops before any pass
         corrupted_pipeline(cfg, corruption, args.severities[0], args)
     if args.tta:
         if not cfg.get('tta_cfg'):
             raise ConfigError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
-        test_cfg = cfg.to_dict()['model'].get('test_cfg') or {}
-        args.cfg_options = dict(args.cfg_options, **{'model.test_cfg': dict(test_cfg, aug=cfg.to_dict()['tta_cfg'])})
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, aug=cfg.tta_cfg)
     out_dir = args.out or os.path.join(cfg.work_dir, 'robustness')
     hooks, evaluator_options = [], {}
     if args.report:
@@ -182,7 +177,7 @@ def run(args):
         hooks.append(dict(type=ReportHook, out_dir=args.report, checkpoint=args.checkpoint, overwrite=args.overwrite,
                           write_on_test_end=False, title='Robustness report'))
 
-    runner, clean = cli.evaluate_checkpoint(args, evaluator_options=evaluator_options, hooks=hooks)
+    runner, clean = cli.evaluate_checkpoint(cfg, args, evaluator_options=evaluator_options, hooks=hooks)
     scores = {}
     for corruption in args.corruptions:
         for severity in args.severities:
