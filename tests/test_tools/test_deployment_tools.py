@@ -90,6 +90,10 @@ def test_export_tool_refuses_bad_input(exported, export_tool, tmp_path, capsys):
     save_checkpoint(wrong, weights)
     _fails(export_tool, [config, wrong, '--out', out], 'decode_head.conv_seg.weight', capsys)
     assert sorted(os.listdir(tmp_path)) == ['wrong.pkl']
+    # Destinations that cannot be written are refused before the model is built.
+    _fails(export_tool, [config, wrong, '--out', str(tmp_path / 'wrong.pkl' / 'sub' / 'm.onnx')],
+           'wrong.pkl is a file', capsys)
+    _fails(export_tool, [config, wrong, '--out', str(tmp_path)], 'is a folder', capsys)
 
 
 def _write_pairs(folder, count=2):

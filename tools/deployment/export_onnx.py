@@ -45,7 +45,26 @@ def default_shape(cfg):
                         'pass --shape H W')
 
 
+def check_destination(path):
+    """Refuse an --out that cannot be written, before the model is traced and verified (minutes)."""
+    import tempfile
+
+    if os.path.isdir(path):
+        raise cli.ToolError(f'--out {path} is a folder; give the .onnx file to write')
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise cli.ToolError(f'--out {path}: {parent} is a file, so no folder can be made there')
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise cli.ToolError(f'--out {path}: cannot write in {parent} ({exc.strerror})') from None
+
+
 def export(args):
+    check_destination(args.out)
     cfg = cli.setup(args)
     from dformer_seg.apis import depth_channels, init_model
     from dformer_seg.deploy import DEFAULT_OPSET, check_shape, export_onnx

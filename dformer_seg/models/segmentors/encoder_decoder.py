@@ -6,6 +6,7 @@ import jittor as jt
 import numpy as np
 from jittor import nn
 
+from ...config import ConfigError
 from ...registry import BACKBONES, HEADS, SEGMENTORS
 from ...utils.checkpoint import PRETRAINED_STATE_DICT_KEYS, load_state_dict, read_checkpoint
 from ...utils.shapes import int_pair
@@ -160,7 +161,25 @@ class RGBDEncoderDecoder(BaseModel):
     def _logits(self, img, depth):
         if self.test_cfg['mode'] == 'slide':
             return self.slide_inference(img, depth)
+        self._check_whole_image_memory(img)
         return self.encode_decode(img, depth)
+
+    def _check_whole_image_memory(self, img):
+        """Refuse a whole-image forward on the CPU that would need more memory than the machine has free (the
+        operating system would kill the process without a word), when the backbone declares its
+        ``inference_bytes_per_pixel``."""
+        per_pixel = getattr(self.backbone, 'inference_bytes_per_pixel', None)
+        available = available_memory_bytes()
+        if per_pixel is None or available is None or jt.flags.use_cuda:
+            return
+        n, _, h, w = img.shape
+        needed = per_pixel * n * h * w
+        if needed > 0.9 * available:
+            raise ConfigError(
+                f'whole-image inference of {n} x {h}x{w} needs about {needed / 2 ** 30:.1f} GiB, but only '
+                f'{available / 2 ** 30:.1f} GiB of memory is free: use sliding-window inference '
+                f'(--cfg-options model.test_cfg.mode=slide model.test_cfg.crop_size=[480,640] '
+                f'model.test_cfg.stride=[320,427]) or smaller images')
 
     def aug_inference(self, img, depth):
         """Multi-scale (+ flip) test-time augmentation: mean softmax scores at the input size."""
@@ -218,6 +237,18 @@ class RGBDEncoderDecoder(BaseModel):
         """Label maps (numpy int64, ``ori_shape``) for each image of the batch."""
         return [np.asarray(probs.argmax(dim=0)[0].numpy(), dtype=np.int64)
                 for probs in self.inference(img, depth, img_metas)]
+
+
+def available_memory_bytes():
+    """``MemAvailable`` of /proc/meminfo (None where there is no such file)."""
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def _default_metas(img):

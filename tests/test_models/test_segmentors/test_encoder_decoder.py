@@ -251,3 +251,28 @@ def test_init_cfg_loads_a_whole_segmentor(tmp_path):
     np.testing.assert_array_equal(model.backbone.depth.weight.numpy(), weights['backbone.depth.weight'])
     with pytest.raises(ValueError, match="init_cfg must be dict\\(type='Pretrained'"):
         build(init_cfg=dict(type='Kaiming'))
+
+
+def test_whole_image_inference_that_cannot_fit_is_refused(monkeypatch):
+    """A backbone that declares its memory per pixel: a whole-image forward larger than the free memory stops
+    with the sliding-window hint before it runs (the operating system would kill it); slide mode still runs."""
+    from dformer_seg.config import ConfigError
+    from dformer_seg.models.segmentors import encoder_decoder
+
+    model = build()
+    model.backbone.inference_bytes_per_pixel = 1000
+    img, depth = inputs(h=13, w=17, batch=2)
+    monkeypatch.setattr(encoder_decoder, 'available_memory_bytes', lambda: 1000 * 2 * 13 * 17 * 2)
+    assert len(model.inference(img, depth)) == 2
+    monkeypatch.setattr(encoder_decoder, 'available_memory_bytes', lambda: 1000 * 2 * 13 * 17 // 2)
+    with pytest.raises(ConfigError, match=r'whole-image inference of 2 x 13x17 needs about .*test_cfg.mode=slide'):
+        model.inference(img, depth)
+    model.set_test_cfg(dict(mode='slide', crop_size=(8, 8), stride=(8, 8)))
+    assert len(model.inference(img, depth)) == 2
+
+
+def test_the_backbones_declare_their_inference_memory():
+    dformer = BACKBONES.build(dict(type='DFormer', arch='tiny'))
+    dformerv2 = BACKBONES.build(dict(type='DFormerv2', arch='S'))
+    assert dformer.inference_bytes_per_pixel == 18 * 32 and dformerv2.inference_bytes_per_pixel == 13 * 64
+    assert 0.9 * 23.5 * 2 ** 30 < dformer.inference_bytes_per_pixel * 10000 * 10000  # the 10000x10000 case
