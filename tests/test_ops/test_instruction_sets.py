@@ -35,7 +35,7 @@ def host_has_avx512():
     """Whether ``-march=native`` (what Jittor builds with) enables AVX-512.
 
     The compiler is asked rather than /proc/cpuinfo, which still lists avx512f
-    where tools/misc/as_avx2_machine.sh hides it from the CPUID instruction.
+    where tests/isa/as_avx2_machine.sh hides it from the CPUID instruction.
     """
     if not IS_X86:
         return False

@@ -1,4 +1,4 @@
-"""tools/misc/as_avx2_machine.sh: an AVX-512 host seen as an AVX2-only machine by everything a command starts."""
+"""tests/isa/as_avx2_machine.sh: an AVX-512 host seen as an AVX2-only machine by everything a command starts."""
 import os
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOL = os.path.join(REPO, 'tools', 'misc', 'as_avx2_machine.sh')
+TOOL = os.path.join(REPO, 'tests', 'isa', 'as_avx2_machine.sh')
 
 
 def native_macros(env=None):

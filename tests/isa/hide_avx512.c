@@ -1,5 +1,5 @@
 // LD_PRELOAD library that makes an AVX-512 x86 Linux host look like an AVX2-only one to the process and to every
-// dynamically linked program it starts (see tools/misc/as_avx2_machine.sh).
+// dynamically linked program it starts (see tests/isa/as_avx2_machine.sh).
 //
 // The kernel's CPUID faulting (arch_prctl ARCH_SET_CPUID, x86 Linux >= 4.12 on CPUs or hypervisors that offer it)
 // turns every CPUID instruction into a SIGSEGV. The handler runs the real CPUID with faulting briefly off, clears the

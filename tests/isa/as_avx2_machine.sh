@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run a command as on an x86 machine with AVX2 + FMA but no AVX-512, on an AVX-512 host.
 #
-#   bash tools/misc/as_avx2_machine.sh bash tools/run_tests.sh
-#   AVX2_HOME=/tmp/avx2home bash tools/misc/as_avx2_machine.sh bash .ci/run
+#   bash tests/isa/as_avx2_machine.sh bash tools/run_tests.sh
+#   AVX2_HOME=/tmp/avx2home bash tests/isa/as_avx2_machine.sh bash .ci/run
 #
-# tools/misc/hide_avx512.c (built here, loaded with LD_PRELOAD) hides the AVX-512 and AMX feature bits from the CPUID
+# tests/isa/hide_avx512.c (built here, loaded with LD_PRELOAD) hides the AVX-512 and AMX feature bits from the CPUID
 # instruction in the command and everything it starts, so every runtime choice is the one an AVX2-only machine makes:
 # `g++ -march=native` (Jittor's and the fast ops' kernels), oneDNN's JIT kernels, numpy's and PyTorch's dispatch.
 # The command runs with HOME=$AVX2_HOME (default ~/.cache/dformer-seg/avx2-home): Jittor's compile cache keys say
@@ -13,7 +13,7 @@
 # Needs CPUID faulting (x86 Linux >= 4.12 on a CPU or hypervisor that offers it: `grep cpuid_fault /proc/cpuinfo`).
 set -euo pipefail
 if [ "$#" -eq 0 ]; then
-    echo "usage: bash tools/misc/as_avx2_machine.sh COMMAND [ARGS...]" >&2
+    echo "usage: bash tests/isa/as_avx2_machine.sh COMMAND [ARGS...]" >&2
     exit 2
 fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
