@@ -99,7 +99,7 @@ class FlopCounter:
         fast_thop, fast_full = _fast_op_module_rules()
         self._thop_rules.update(fast_thop)
         self._full_rules.update(fast_full)
-        equivalents, self._thop_function_rules = thop_equivalents()
+        equivalents, self._thop_function_rules = thop_equivalents(model)
         self._thop_rules.update(equivalents)
         self._restore = []
         self._path = []

@@ -1,6 +1,7 @@
 """Counting rules: Jittor's layers and functional ops, the hand-written layers thop sees, the fast ops."""
 import inspect
 import math
+import sys
 from dataclasses import dataclass
 
 import jittor as jt
@@ -322,22 +323,36 @@ def _jittor_module_rules():
     return thop, full
 
 
-def thop_equivalents():
-    """Hand-written Jittor layers that stand for a PyTorch layer thop counts in the reference code.
+# What thop counts for the PyTorch layer that a hand-written Jittor layer or function stands for in the
+# reference code; a model part declares it with ``thop_equivalent = '<name>'`` (a class's own attribute, not
+# an inherited one, or an attribute of a function).
+THOP_LAYER_RULES = {'LayerNorm': thop_norm, 'AdaptiveAvgPool2d': thop_adaptive_avg_pool}
+THOP_FUNCTION_RULES = {'AdaptiveAvgPool2d': thop_window_pool_function}
 
-    Returns ``(module rules, function rules)``; function rules are
-    ``(python module, attribute name, rule)``. DFormer v1's own LayerNorm is
-    hand-written in the reference as well, so it is deliberately absent.
+
+def thop_equivalents(model):
+    """The thop rules of the hand-written Jittor layers and functions of ``model`` that stand for a PyTorch layer
+    thop counts in the reference code, found through their ``thop_equivalent`` declarations.
+
+    Returns ``(module rules, function rules)``; function rules are ``(python module, attribute name, rule)``
+    for the declared functions of the toolbox's model modules and of those that define the model's layers.
+    DFormer v1's own
+    LayerNorm is hand-written in the reference as well, so it declares nothing.
     """
-    from ..models.backbones import dformer, dformerv2
-    from ..models.decode_heads import head_layers
-    module_rules = {
-        # torch.nn.LayerNorm in the reference DFormerv2 (the Jittor class also subclasses nn.LayerNorm,
-        # but its count must not depend on that).
-        dformerv2.LayerNorm: thop_norm,
-        head_layers.AdaptiveAvgPool2d: thop_adaptive_avg_pool,  # torch.nn.AdaptiveAvgPool2d in the heads
-    }
-    function_rules = [(dformer, 'pool_window_tokens', thop_window_pool_function)]  # nn.AdaptiveAvgPool2d
+    module_rules, function_rules = {}, []
+    owners = {name: module for name, module in list(sys.modules.items()) if name.startswith('dformer_seg.models.')}
+    for module in model.modules():
+        cls = type(module)
+        name = cls.__dict__.get('thop_equivalent')
+        if name is not None:
+            module_rules[cls] = THOP_LAYER_RULES[name]
+        if cls.__module__ in sys.modules:
+            owners.setdefault(cls.__module__, sys.modules[cls.__module__])
+    for owner in owners.values():
+        for attr, value in vars(owner).items():
+            name = getattr(value, 'thop_equivalent', None) if inspect.isfunction(value) else None
+            if name is not None:
+                function_rules.append((owner, attr, THOP_FUNCTION_RULES[name]))
     return module_rules, function_rules
 
 

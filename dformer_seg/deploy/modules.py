@@ -1,26 +1,26 @@
 """Which modules the ONNX tracer can handle, and how.
 
-Two tables, both keyed by the exact class (a subclass that changes
-``execute`` is a different module and must be registered itself):
-
-* :data:`MODULE_EMITTERS`: leaf layers written directly as ONNX nodes
-  (convolutions, norms, activations, linear layers, pooling);
-* :data:`TRACEABLE_MODULES`: modules whose ``execute`` is traced as written:
-  it only combines sub-modules, ``dformer_seg.ops`` functions and the tensor
-  methods :class:`~.graph.TracedTensor` records.
+* :data:`MODULE_EMITTERS` (keyed by the exact class): leaf layers written
+  directly as ONNX nodes (convolutions, norms, activations, linear layers, pooling);
+* :func:`is_traceable`: modules whose ``execute`` is traced as written (it
+  only combines sub-modules, ``dformer_seg.ops`` functions and the tensor
+  methods :class:`~.graph.TracedTensor` records). Every class defined under
+  ``dformer_seg.models`` is, unless it declares ``onnx_traceable = False``;
+  a class elsewhere (``projects/``, your own code) declares
+  ``onnx_traceable = True`` or is registered with :func:`register_traceable_module`.
+  The declaration is the class's own: a subclass that changes ``execute`` is
+  another module and declares itself.
 
 Any other module that receives a traced tensor stops the export with its
-class and its place in the model. Register your own with
-:func:`register_module_emitter` or :func:`register_traceable_module`.
+class and its place in the model (and an op the tracer does not record stops
+it too, naming the module).
 """
 import numpy as np
 from jittor import nn
 
 from .. import ops
-from ..models.backbones import dformer, dformerv2
-from ..models.decode_heads import deeplabv3plus_head, fcn_head, ham_head, head_layers, mlp_decoder, nl_head, uper_head
-from ..models.segmentors.encoder_decoder import RGBDEncoderDecoder
-from ..models.utils import BatchNorm, ConvModule, DropPath
+from ..models.decode_heads import head_layers
+from ..models.utils import BatchNorm
 from . import op_emitters as emit
 from .errors import ExportError
 from .graph import to_numpy
@@ -87,19 +87,16 @@ MODULE_EMITTERS = {
     head_layers.AdaptiveAvgPool2d: _adaptive_avg_pool,
 }
 
-TRACEABLE_MODULES = {
-    nn.Sequential, RGBDEncoderDecoder, ConvModule, DropPath,
-    # DFormer
-    dformer.DFormer, dformer.DFormerBlock, dformer.RGBDAttention, dformer.ConvFFN, dformer.ChannelsLastLayerNorm,
-    # DFormerv2
-    dformerv2.DFormerv2, dformerv2.PatchEmbed, dformerv2.PatchMerging, dformerv2.LayerNorm,
-    dformerv2.ChannelsLastDWConv, dformerv2.GeometryPrior, dformerv2.DecomposedGeometryAttention,
-    dformerv2.FullGeometryAttention, dformerv2.ConvFFN, dformerv2.GeometryBlock, dformerv2.GeometryStage,
-    # decode heads
-    ham_head.LightHamHead, ham_head.Hamburger, ham_head.NMF2D, fcn_head.FCNHead, mlp_decoder.MLPDecoder,
-    mlp_decoder.MLP, uper_head.UPerHead, uper_head.PPM, deeplabv3plus_head.DeepLabV3Plus, deeplabv3plus_head.ASPP,
-    deeplabv3plus_head.ASPPConv, deeplabv3plus_head.ASPPPooling, nl_head.NLHead, nl_head.NonLocal2d,
-}
+TRACEABLE_MODULES = {nn.Sequential}  # and the classes given to register_traceable_module
+MODELS_PACKAGE = 'dformer_seg.models.'
+
+
+def is_traceable(cls):
+    """Whether the tracer runs ``cls.execute`` as written (see the module docstring)."""
+    declared = cls.__dict__.get('onnx_traceable')
+    if declared is not None:
+        return bool(declared)
+    return cls in TRACEABLE_MODULES or cls.__module__.startswith(MODELS_PACKAGE)
 
 
 def register_module_emitter(cls, emitter):
@@ -117,4 +114,5 @@ def describe(cls):
     return f'{cls.__module__}.{cls.__qualname__}'
 
 
-__all__ = ['MODULE_EMITTERS', 'TRACEABLE_MODULES', 'describe', 'register_module_emitter', 'register_traceable_module']
+__all__ = ['MODULE_EMITTERS', 'TRACEABLE_MODULES', 'describe', 'is_traceable', 'register_module_emitter',
+           'register_traceable_module']

@@ -18,7 +18,7 @@ from ..models.decode_heads.ham_head import NMF2D
 from . import op_emitters
 from .errors import ExportError, UnsupportedModuleError
 from .graph import GraphBuilder, TracedTensor, is_traced
-from .modules import MODULE_EMITTERS, TRACEABLE_MODULES, describe
+from .modules import MODULE_EMITTERS, describe, is_traceable
 
 # Public names of dformer_seg.ops that compute nothing (the registry, the kernel switch); classes are modules.
 OPS_WITHOUT_EMITTER = ops.HELPER_NAMES
@@ -60,10 +60,12 @@ class Tracer:
         cls = type(module)
         where = self.where(module)
         emitter = MODULE_EMITTERS.get(cls)
-        if emitter is None and cls not in TRACEABLE_MODULES:
+        if emitter is None and not is_traceable(cls):
             raise UnsupportedModuleError(
                 f'module {where} ({describe(cls)}) has no ONNX emitter and is not known to be traceable; '
-                'register it with dformer_seg.deploy.register_module_emitter or register_traceable_module')
+                'declare onnx_traceable = True on the class (or register it with '
+                'dformer_seg.deploy.register_traceable_module), or give it an emitter '
+                '(dformer_seg.deploy.register_module_emitter)')
         self.path.append(where)
         try:
             return emitter(module, *args, **kwargs) if emitter else module.execute(*args, **kwargs)

@@ -309,10 +309,13 @@ def test_an_argument_a_rule_does_not_know_is_reported(monkeypatch):
     assert report.full_flops == 5 * 10 + 5 * 10 + 10  # still counted by the rule as it stands
 
 
-def test_thop_equivalents_point_at_existing_layers():
-    module_rules, function_rules = thop_equivalents()
-    assert all(isinstance(cls, type) and issubclass(cls, nn.Module) for cls in module_rules)
-    assert {V2LayerNorm, HeadAdaptiveAvgPool2d} <= set(module_rules)
+def test_thop_equivalents_are_found_through_their_declarations():
+    class Subclass(V2LayerNorm):  # does not inherit the declaration: it may compute something else
+        pass
+
+    model = nn.Sequential(V2LayerNorm(8), HeadAdaptiveAvgPool2d((2, 2)), ChannelsLastLayerNorm(8), Subclass(8))
+    module_rules, function_rules = thop_equivalents(model)
+    assert set(module_rules) == {V2LayerNorm, HeadAdaptiveAvgPool2d}
     for owner, attr, _ in function_rules:
         assert callable(getattr(owner, attr)), attr
     assert (dformer_v1, 'pool_window_tokens') in {(owner, attr) for owner, attr, _ in function_rules}

@@ -78,6 +78,9 @@ def pool_window_tokens(sources, window):
     return pooled.reshape(pooled.shape[0], window * window, pooled.shape[3])
 
 
+pool_window_tokens.thop_equivalent = 'AdaptiveAvgPool2d'  # nn.AdaptiveAvgPool2d of the reference's window branch
+
+
 def depthwise_conv_nhwc(conv, x, residual=None, activation=None):
     """Apply the depth-wise ``nn.Conv2d`` ``conv`` (it holds the parameters) to an NHWC tensor.
 

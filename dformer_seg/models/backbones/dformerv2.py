@@ -53,6 +53,8 @@ class LayerNorm(nn.LayerNorm):
     variance is taken around the mean, as PyTorch does.
     """
 
+    thop_equivalent = 'LayerNorm'  # torch.nn.LayerNorm in the reference: its FLOPs count in the papers' convention
+
     def execute(self, x):
         return ops.layer_norm(x, self.weight, self.bias, self.eps)
 
@@ -130,9 +132,32 @@ def head_decays(num_heads, init_value, heads_range):
     return np.log(f32(1.0) - np.power(f32(2.0), f32(-init_value) - ramp)).astype(np.float32)
 
 
-# What the decomposed attention needs to build its row and column priors: the depth at the feature
-# resolution (B, 1, H, W), the per-head decay and the two mixing weights.
-AxisPriorParams = namedtuple('AxisPriorParams', 'depth decay weight')
+# A block's geometry prior: the rotary tables (H, W, key_dim) and what the attention builds its priors from,
+# the depth at the feature resolution (B, 1, H, W), the per-head decay and the two mixing weights.
+GeometryPriorInputs = namedtuple('GeometryPriorInputs', 'sin cos depth decay weight')
+
+
+def grid_decay(height, width, decay):
+    """Manhattan distance between all positions * decay: (heads, HW, HW)."""
+    rows = jt.arange(height).float32().reshape(-1, 1).broadcast((height, width)).reshape(-1)
+    cols = jt.arange(width).float32().reshape(1, -1).broadcast((height, width)).reshape(-1)
+    distance = ((rows.reshape(-1, 1) - rows.reshape(1, -1)).abs()
+                + (cols.reshape(-1, 1) - cols.reshape(1, -1)).abs())
+    return distance * decay.reshape(-1, 1, 1)
+
+
+def grid_depth_decay(depth, decay):
+    """|d_a - d_b| between all positions * decay: (B, heads, HW, HW)."""
+    flat = depth.reshape(depth.shape[0], -1)
+    difference = (flat.unsqueeze(2) - flat.unsqueeze(1)).abs()
+    return difference.unsqueeze(1) * decay.reshape(1, -1, 1, 1)
+
+
+def full_geometry_prior(prior):
+    """The (B, heads, HW, HW) prior of attention over all positions (reference: GeoPriorGen's full mask)."""
+    height, width = prior.depth.shape[2:]
+    return (prior.weight[0] * grid_decay(height, width, prior.decay)
+            + prior.weight[1] * grid_depth_decay(prior.depth, prior.decay))
 
 
 class GeometryPrior(nn.Module):
@@ -157,30 +182,13 @@ class GeometryPrior(nn.Module):
         return (jt.sin(phase).reshape(height, width, -1).stop_grad(),
                 jt.cos(phase).reshape(height, width, -1).stop_grad())
 
-    def grid_decay(self, height, width):
-        """Manhattan distance between all positions * decay: (heads, HW, HW)."""
-        rows = jt.arange(height).float32().reshape(-1, 1).broadcast((height, width)).reshape(-1)
-        cols = jt.arange(width).float32().reshape(1, -1).broadcast((height, width)).reshape(-1)
-        distance = ((rows.reshape(-1, 1) - rows.reshape(1, -1)).abs()
-                    + (cols.reshape(-1, 1) - cols.reshape(1, -1)).abs())
-        return distance * self.decay.reshape(-1, 1, 1)
-
-    def grid_depth_decay(self, depth):
-        """|d_a - d_b| between all positions * decay: (B, heads, HW, HW)."""
-        flat = depth.reshape(depth.shape[0], -1)
-        difference = (flat.unsqueeze(2) - flat.unsqueeze(1)).abs()
-        return difference.unsqueeze(1) * self.decay.reshape(1, -1, 1, 1)
-
-    def execute(self, size, depth, decomposed):
+    def execute(self, size, depth):
+        """``GeometryPriorInputs`` of a block whose feature maps have ``size`` (H, W)."""
         height, width = size
         # The depth map is input data: no gradient flows into it, and the prior kernels need it fixed.
         depth = resize(depth, size, mode='bilinear', align_corners=False).stop_grad()
         sin, cos = self.rotary_tables(height, width)
-        if decomposed:
-            # The row / column priors are built inside ops.decomposed_geometry_attention (see there).
-            return (sin, cos), AxisPriorParams(depth, self.decay, self.weight)
-        mask = self.weight[0] * self.grid_decay(height, width) + self.weight[1] * self.grid_depth_decay(depth)
-        return (sin, cos), mask
+        return GeometryPriorInputs(sin, cos, depth, self.decay, self.weight)
 
 
 class GeometryAttentionBase(nn.Module):
@@ -224,19 +232,18 @@ class DecomposedGeometryAttention(GeometryAttentionBase):
     also keeps v and the result channels-last.
     """
 
-    def mixed_features(self, x, geo_prior):
-        (sin, cos), prior = geo_prior
-        qr, kr, v, lepe = self.project(x, sin, cos)  # qr, kr: (b, heads, h, w, d)
+    def mixed_features(self, x, prior):
+        qr, kr, v, lepe = self.project(x, prior.sin, prior.cos)  # qr, kr: (b, heads, h, w, d)
         return ops.decomposed_geometry_attention(qr, kr, v, prior.depth, prior.decay, prior.weight) + lepe
 
 
 class FullGeometryAttention(GeometryAttentionBase):
     """Attention over all H*W positions at once (reference: Full_GSA)."""
 
-    def mixed_features(self, x, geo_prior):
+    def mixed_features(self, x, prior):
         b, h, w, _ = x.shape
-        (sin, cos), mask = geo_prior
-        qr, kr, v, lepe = self.project(x, sin, cos)
+        mask = full_geometry_prior(prior)
+        qr, kr, v, lepe = self.project(x, prior.sin, prior.cos)
         qr = qr.reshape(b, self.num_heads, h * w, -1)
         kr = kr.reshape(b, self.num_heads, h * w, -1)
         vr = v.reshape(b, h, w, self.num_heads, -1).permute(0, 3, 1, 2, 4).reshape(b, self.num_heads, h * w, -1)
@@ -267,7 +274,6 @@ class GeometryBlock(nn.Module):
     def __init__(self, decomposed, embed_dim, num_heads, ffn_dim, drop_path, layerscale, layer_init_values,
                  init_value, heads_range):
         super().__init__()
-        self.decomposed = decomposed
         self.layerscale = layerscale
         self.layer_norm1 = LayerNorm(embed_dim, eps=1e-6)
         self.layer_norm2 = LayerNorm(embed_dim, eps=1e-6)
@@ -290,7 +296,7 @@ class GeometryBlock(nn.Module):
 
     def execute(self, x, depth):
         x = dwconv_plus_input(self.cnn_pos_encode, x)
-        geo_prior = self.Geo(x.shape[1:3], depth, self.decomposed)
+        geo_prior = self.Geo(x.shape[1:3], depth)
         x = self.add_branch(x, self.gamma_1 if self.layerscale else None, self.Attention.out_proj,
                             self.Attention.mixed_features(self.layer_norm1(x), geo_prior))
         return self.add_branch(x, self.gamma_2 if self.layerscale else None, self.ffn.fc2,

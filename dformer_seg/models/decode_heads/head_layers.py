@@ -26,6 +26,8 @@ class AdaptiveAvgPool2d(nn.Module):
     products: ``P_h @ x @ P_w^T``.
     """
 
+    thop_equivalent = 'AdaptiveAvgPool2d'  # torch.nn.AdaptiveAvgPool2d in the reference heads
+
     def __init__(self, output_size):
         super().__init__()
         if isinstance(output_size, int):
