@@ -7,7 +7,11 @@ cd "$REPO"
 # The first run compiles Jittor's core and kernels (minutes); later runs use ~/.cache/jittor.
 python -c "from dformer_seg import runtime; runtime.setup(); import jittor"
 set +e
-if [ "$#" -eq 0 ]; then set -- tests; fi
+if [ "$#" -eq 0 ]; then
+    # The whole suite starts with the lint (ruff.toml); a part of it (arguments given) skips it.
+    python -m ruff check . || exit 1
+    set -- tests
+fi
 python -m pytest -q "$@"
 status=$?
 set -e
