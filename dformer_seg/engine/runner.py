@@ -500,7 +500,9 @@ class Runner:
         if self._built.get('train_loop') is not None:
             meta.update(max_iters=self.max_iters, iters_per_epoch=self.train_loop.iters_per_epoch)
         meta_info = self.dataset_meta
-        meta.update(CLASSES=meta_info.get('classes'), PALETTE=to_plain(meta_info.get('palette')))
+        palette = meta_info.get('palette')
+        meta.update(CLASSES=meta_info.get('classes'),
+                    PALETTE=[[int(c) for c in color] for color in palette] if palette is not None else None)
         optim_state = self.optim_wrapper.state_dict() if self.optim_wrapper is not None else dict(optimizer=None)
         checkpoint = dict(meta=meta, hook_states={}, **optim_state)
         for key, hook in self._stateful_hooks():

@@ -22,6 +22,7 @@ from jittor import nn  # noqa: E402
 
 from dformer_seg.datasets.loader import RGBDDataLoader  # noqa: E402
 from dformer_seg.engine import Runner  # noqa: E402
+from dformer_seg.models import BaseModel  # noqa: E402
 from dformer_seg.models.utils.conv_module import build_norm_layer  # noqa: E402
 from dformer_seg.registry import SEGMENTORS  # noqa: E402
 from dformer_seg.utils.dist import rank, world_size  # noqa: E402
@@ -31,7 +32,7 @@ GLOBAL_BATCH = 4
 
 
 @SEGMENTORS.register_module(force=True)
-class NormedToySegmentor(nn.Module):
+class NormedToySegmentor(BaseModel):
     """conv -> norm -> ReLU -> conv -> norm -> ReLU -> classifier, the norms built from ``norm_cfg``."""
 
     def __init__(self, norm_cfg, num_classes=2, channels=6):

@@ -162,7 +162,7 @@ def test_output_paths_of_the_wrong_kind_fail_before_the_model_runs(tester, tmp_p
     ('model.decode_head.num_clases=11',
      r"error: head LightHamHead has no argument 'num_clases'; did you mean 'num_classes'\?"),
     ('model.backbone.type=DFormerV3',
-     r"error: 'DFormerV3' is not registered in registry backbone\. Did you mean: DFormer, DFormerv2\?.*"),
+     r"error: 'DFormerV3' is not registered in registry backbone\. Did you mean: DFormer, DFormerv2\b.*"),
     ('model.test_cfg.mdoe=slide',
      r"error: segmentor RGBDEncoderDecoder: unknown keys in test_cfg: \['mdoe'\]; use mode, crop_size, stride, aug"),
 ])
