@@ -16,9 +16,9 @@ model = dict(
     # Mixup / CutMix on half of the batches: on the full recipe's every batch a short run learns too slowly.
     batch_augments=dict(prob=0.5))
 param_scheduler = dict(warmup_epochs=1)
-train_loop = dict(max_epochs=30, val_interval=10)
+train_loop = dict(max_epochs=3, val_interval=3)
 default_hooks = dict(
     depth_input=dict(type='DepthInputHook', mode='keep'),
     logger=dict(interval=10),
-    checkpoint=dict(interval=10, max_keep_ckpts=1))
+    checkpoint=dict(interval=3, max_keep_ckpts=1))
 seed = 0

@@ -55,8 +55,11 @@ def check_against_config(state_dict, config):
     """Raise when a backbone key of the segmentation ``config`` is missing from ``state_dict`` or has
     another shape (keys only the classifier has, e.g. ``pred.*``, are fine)."""
     from dformer_seg.apis import init_model
+    from dformer_seg.config import Config
 
-    model = init_model(config, checkpoint=None, device='cpu')
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    cfg.model.pretrained = None  # only the shapes matter; the config's own pretrained file may not exist
+    model = init_model(cfg, checkpoint=None, device='cpu')
     problems = []
     for name, var in model.backbone.state_dict().items():
         if name.endswith('num_batches_tracked'):
@@ -67,7 +70,8 @@ def check_against_config(state_dict, config):
             problems.append(f'{name}: checkpoint {tuple(state_dict[name].shape)}, config {tuple(var.shape)}')
     if problems:
         listed = '\n  '.join(problems[:20]) + (f'\n  ... and {len(problems) - 20} more' if len(problems) > 20 else '')
-        raise CheckpointError(f'the backbone does not match {config} ({len(problems)} keys):\n  {listed}')
+        name = getattr(cfg, 'filename', None) or 'the config'
+        raise CheckpointError(f'the backbone does not match {name} ({len(problems)} keys):\n  {listed}')
 
 
 def convert(src, dst, use_ema=False, with_head=True, config=None):

@@ -1,12 +1,12 @@
 # The built-in synthetic RGB-D classification set (6 classes: box / ball / cylinder x small / large,
-# 64x64 object-centred views). Generate it first:
+# 64x64 object-centred views; trained on 48x48 crops, evaluated on the whole view). Generate it first:
 #   python tools/dataset_converters/generate_demo_cls.py --out data/demo_cls --seed 0
 # Colour order and normalisation are those of the segmentation demo (configs/_base_/datasets/demo_rgbd.py),
 # which fine-tunes from the pretrained backbone.
 dataset_type = 'RGBDClassificationDataset'
 data_root = 'data/demo_cls/images'
 _depth_root = 'data/demo_cls/depth'
-crop_size = 64
+crop_size = 48
 img_norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                 depth_mean=[122.4], depth_std=[71.4])
 train_pipeline = [
