@@ -114,7 +114,8 @@ class RGBDClassificationDataset:
                 samples.append(self._record(os.path.relpath(path, self.data_root), label))
         if empty:
             raise DataError(f'{type(self).__name__}: {len(empty)} class folder(s) without images (*'
-                            f'{", *".join(CLS_IMAGE_EXTENSIONS)}); remove them or add images:{_listing(empty, len(empty))}')
+                            f'{", *".join(CLS_IMAGE_EXTENSIONS)}); remove them or add images:'
+                            f'{_listing(empty, len(empty))}')
         return samples
 
     def _read_ann_file(self, ann_file):

@@ -7,5 +7,6 @@ from .iou_metric import (IoUMetric, confusion_matrix, depth_table, metrics_from_
                          per_class_table)
 from .rle import prediction_to_rle_records, rle_to_mask
 
-__all__ = ['AccuracyMetric', 'topk_correct', 'DepthBins', 'IoUMetric', 'confusion_matrix', 'depth_table', 'metrics_from_confusion',
+__all__ = ['AccuracyMetric', 'topk_correct',
+           'DepthBins', 'IoUMetric', 'confusion_matrix', 'depth_table', 'metrics_from_confusion',
            'overlap_scores', 'per_class_table', 'prediction_to_rle_records', 'rle_to_mask']

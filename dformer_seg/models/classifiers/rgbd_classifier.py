@@ -129,10 +129,10 @@ class RGBDImageClassifier(nn.Module):
 
     def _check_labels(self, labels):
         values = labels.numpy()
-        if values.size and (values.min() < 0 or values.max() >= self.num_classes):
-            raise ValueError(f'class label {int(values.max() if values.max() >= self.num_classes else values.min())} '
-                             f'is outside 0..{self.num_classes - 1}: model.num_classes ({self.num_classes}) must be '
-                             f'the number of classes of the data set')
+        outside = values[(values < 0) | (values >= self.num_classes)]
+        if outside.size:
+            raise ValueError(f'class label {int(outside[0])} is outside 0..{self.num_classes - 1}: model.num_classes '
+                             f'({self.num_classes}) must be the number of classes of the data set')
 
     def loss(self, img, depth, labels):
         labels = labels.reshape(-1)
