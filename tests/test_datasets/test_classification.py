@@ -95,5 +95,6 @@ def test_the_demo_recipe_pipeline_runs_on_the_layout(tmp_path):
     dataset = RGBDClassificationDataset(images, depth, pipeline=cfg.train_dataloader.dataset.pipeline)
     with using_rng(np.random.default_rng(0)):
         sample = dataset[1]
-    assert sample['img'].shape == (3, 64, 64) and sample['depth'].shape == (1, 64, 64)
+    size = cfg.crop_size
+    assert sample['img'].shape == (3, size, size) and sample['depth'].shape == (1, size, size)
     assert sample['img'].dtype == np.float32 and int(sample['gt_label']) == 0
