@@ -36,6 +36,9 @@ def collate_samples(samples):
     for key in samples[0]:
         if key == 'img_metas':
             continue
+        if np.ndim(samples[0][key]) < 2:  # per-image scalars or vectors (e.g. a class label)
+            batch[key] = np.stack([np.asarray(s[key]) for s in samples])
+            continue
         pad_value = TENSOR_PAD_VALUES.get(key, 0)
         batch[key] = _stack([np.asarray(s[key]) for s in samples], pad_value)
     shape = tuple(int(v) for v in batch['img'].shape[-2:]) if 'img' in batch else None

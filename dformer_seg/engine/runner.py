@@ -152,13 +152,13 @@ class Runner:
         model_classes = getattr(self.model, 'num_classes', None)
         if model_classes is None:
             return
+        key = 'model.decode_head.num_classes' if hasattr(self.model, 'decode_head') else 'model.num_classes'
         for name in LOADER_KEYS:
             count, dataset_name = configured_class_count(self._configs[name])
             if count is not None and count != model_classes:
                 raise ConfigError(
-                    f'model.decode_head.num_classes is {model_classes}, but the {name} data set ({dataset_name}) '
-                    f'has {count} classes: set model.decode_head.num_classes={count} (or give the data set the '
-                    f'classes the model was made for)')
+                    f'{key} is {model_classes}, but the {name} data set ({dataset_name}) has {count} classes: '
+                    f'set {key}={count} (or give the data set the classes the model was made for)')
 
     def _set_seed(self, seed):
         if seed is None:

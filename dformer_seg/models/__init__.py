@@ -2,7 +2,7 @@
 from ..runtime import before_jittor_import
 
 before_jittor_import()  # before anything here imports Jittor
-from . import backbones, decode_heads, losses, segmentors  # noqa: F401  (registration side effects)
+from . import backbones, classifiers, decode_heads, losses, segmentors  # noqa: F401  (registration side effects)
 from .base_model import BaseModel
 
 __all__ = ['BaseModel']

@@ -299,11 +299,14 @@ class DFormer(nn.Module):
         out_indices: which stage outputs to return.
         last_block: per stage, only the last ``last_block[i]`` blocks keep their
             window attention (official default 50, like None: all of them).
+        keep_final_depth: the last block keeps its depth output as well (RGB-D pretraining
+            classifies from both streams, see :meth:`execute_streams`); segmentation uses
+            the RGB stream only and, like the official encoder, leaves it out (False).
     """
 
     def __init__(self, arch=None, dims=None, mlp_ratios=None, depths=None, num_heads=None, windows=None,
                  drop_path_rate=0.1, norm_cfg=dict(type='BN', requires_grad=True), out_indices=(0, 1, 2, 3),
-                 last_block=(50, 50, 50, 50)):
+                 last_block=(50, 50, 50, 50), keep_final_depth=False):
         super().__init__()
         settings = self._resolve_settings(arch, dims=dims, mlp_ratios=mlp_ratios, depths=depths,
                                           num_heads=num_heads, windows=windows, last_block=last_block)
@@ -320,6 +323,7 @@ class DFormer(nn.Module):
         # Peak memory of a whole-image forward without gradients, per input pixel (measured on the CPU: 17.4 x
         # dims[0] for DFormer-T at 480x640 and 960x1280); the segmentor refuses inputs that cannot fit.
         self.inference_bytes_per_pixel = 18 * dims[0]
+        self.keep_final_depth = bool(keep_final_depth)
 
         self.downsample_layers = nn.ModuleList([_rgb_stem(dims, norm_cfg)])
         self.downsample_layers_e = nn.ModuleList([_depth_stem(dims, norm_cfg)])
@@ -338,7 +342,7 @@ class DFormer(nn.Module):
                 blocks.append(DFormerBlock(
                     dims[i], settings['num_heads'][i], settings['mlp_ratios'][i], window,
                     drop_path=drop_rates[block_id],
-                    with_depth_output=block_id != total_blocks - 1))  # the final depth output is unused
+                    with_depth_output=keep_final_depth or block_id != total_blocks - 1))
                 block_id += 1
             self.stages.append(nn.Sequential(*blocks))
 
@@ -366,6 +370,11 @@ class DFormer(nn.Module):
         return settings
 
     def execute(self, img, depth):
+        return self.execute_streams(img, depth)[0]
+
+    def execute_streams(self, img, depth):
+        """``(outs, final depth features)``: the RGB features of ``out_indices`` and the depth stream's
+        last-stage output (NCHW, ``dims[-1] // 2`` channels; None unless ``keep_final_depth``)."""
         if img.ndim != 4 or img.shape[1] != 3:
             raise ValueError(f'DFormer expects img of shape (B, 3, H, W), got {tuple(img.shape)}')
         if depth is None or depth.ndim != 4:
@@ -384,4 +393,4 @@ class DFormer(nn.Module):
                 x, x_e = block(x, x_e)
             if i in self.out_indices:
                 outs.append(x.permute(0, 3, 1, 2))
-        return outs
+        return outs, (x_e.permute(0, 3, 1, 2) if self.keep_final_depth else None)
