@@ -11,7 +11,6 @@ checkpoint also works as ``model.pretrained`` directly; this file is for the off
 ``--ema`` takes the EMA weights (training with an EMAHook). ``--config`` checks the backbone against a
 segmentation config first: every backbone key of that config must be there with its shape.
 """
-import argparse
 import collections
 import os
 import sys
@@ -20,11 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..'))
 sys.path.insert(0, HERE)
 
-from dformer_seg import cli  # noqa: E402
-
-cli.prepare()  # reads --device; before anything imports Jittor
-from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
-from jittor2dformer import to_official_state_dict  # noqa: E402
+from dformer_seg import cli  # noqa: E402  (does not import Jittor)
 
 BACKBONE_PREFIX = 'backbone.'
 HEAD_PREFIX = 'pred.'
@@ -32,6 +27,8 @@ HEAD_PREFIX = 'pred.'
 
 def backbone_state_dict(checkpoint_path, use_ema=False, with_head=True):
     """The classifier checkpoint's weights in RGBD-Pretrain's names (backbone keys without prefix, ``pred.*``)."""
+    from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint
+
     checkpoint = read_checkpoint(checkpoint_path)
     key = 'state_dict_ema' if use_ema else 'state_dict'
     if key not in checkpoint:
@@ -56,6 +53,7 @@ def check_against_config(state_dict, config):
     another shape (keys only the classifier has, e.g. ``pred.*``, are fine)."""
     from dformer_seg.apis import init_model
     from dformer_seg.config import Config
+    from dformer_seg.utils.checkpoint import CheckpointError
 
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     cfg.model.pretrained = None  # only the shapes matter; the config's own pretrained file may not exist
@@ -76,6 +74,7 @@ def check_against_config(state_dict, config):
 
 def convert(src, dst, use_ema=False, with_head=True, config=None):
     from dformer_seg.deploy.torch_format import save_torch_checkpoint
+    from jittor2dformer import to_official_state_dict
 
     state_dict = backbone_state_dict(src, use_ema, with_head)
     if config is not None:
@@ -86,25 +85,29 @@ def convert(src, dst, use_ema=False, with_head=True, config=None):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = cli.default_parser(__doc__, config='optional', device='cpu')
     parser.add_argument('src', help='checkpoint of a pretraining run (tools/train.py configs/pretrain/...)')
     parser.add_argument('dst', help='official-layout pretrained backbone to write (.pth)')
     parser.add_argument('--ema', action='store_true', help='take the EMA weights (state_dict_ema)')
     parser.add_argument('--no-head', action='store_true', help='leave out the classifier layer pred.*')
-    parser.add_argument('--config', help='segmentation config whose backbone the weights must fit')
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run(args):
+    cfg = cli.setup(args)
+    from dformer_seg.utils.checkpoint import CheckpointError
+
     try:
-        official = convert(args.src, args.dst, args.ema, not args.no_head, args.config)
-    except (CheckpointError, FileNotFoundError) as exc:
-        print(f'conversion failed: {exc}', file=sys.stderr)
-        return 1
+        official = convert(args.src, args.dst, args.ema, not args.no_head, cfg)
+    except CheckpointError as exc:
+        raise cli.ToolError(f'conversion failed: {exc}') from exc
     print(f'wrote {args.dst}: {len(official)} tensors in RGBD-Pretrain\'s layout'
           + (f', checked against {args.config}' if args.config else ''))
-    return 0
+
+
+def main(argv=None):
+    """Exit status 0 (converted) or 1 (an error, reported on stderr)."""
+    return cli.exit_status(run, parse_args(argv))
 
 
 if __name__ == '__main__':
