@@ -59,11 +59,24 @@ have a thop rule and ran in the forward pass.
 from ..runtime import before_jittor_import
 
 before_jittor_import()  # before anything here imports Jittor
-from .counter import FlopCounter, FlopReport, ParamCount, count_flops, count_parameters, parameter_trainability
-from .counter import profile_flops
+from .counter import (
+    FlopCounter,
+    FlopReport,
+    ParamCount,
+    count_flops,
+    count_parameters,
+    parameter_trainability,
+    profile_flops,
+)
 from .report import flops_by_module, format_report
-from .rules import ACTIVATION_COSTS, CONVENTIONS, FAST_OP_HELPERS, INTERPOLATION_COSTS, thop_equivalents
-from .rules import uncovered_fast_ops
+from .rules import (
+    ACTIVATION_COSTS,
+    CONVENTIONS,
+    FAST_OP_HELPERS,
+    INTERPOLATION_COSTS,
+    thop_equivalents,
+    uncovered_fast_ops,
+)
 
 __all__ = ['ACTIVATION_COSTS', 'CONVENTIONS', 'FAST_OP_HELPERS', 'FlopCounter', 'FlopReport', 'INTERPOLATION_COSTS',
            'ParamCount', 'count_flops', 'count_parameters', 'flops_by_module', 'format_report',

@@ -7,8 +7,18 @@ import jittor as jt
 from jittor import nn
 
 from ..ops.flop_rules import numel as _numel
-from .rules import (CONVENTIONS, Call, _Patch, _fast_op_module_rules, _fast_op_patches, _functional_patches,
-                    _jittor_module_rules, _rule_for, thop_equivalents)
+from .rules import (
+    CONVENTIONS,
+    Call,
+    _fast_op_module_rules,
+    _fast_op_patches,
+    _functional_patches,
+    _jittor_module_rules,
+    _Patch,
+    _rule_for,
+    thop_equivalents,
+)
+
 
 # ------------------------------------------------------------------ reports
 @dataclass

@@ -8,8 +8,9 @@ import jittor as jt
 from jittor import nn
 
 from .. import ops as ops_package
-
-from ..ops.flop_rules import ACTIVATION_COSTS, INTERPOLATION_COSTS, numel as _numel, output_numel as _output_numel
+from ..ops.flop_rules import ACTIVATION_COSTS, INTERPOLATION_COSTS
+from ..ops.flop_rules import numel as _numel
+from ..ops.flop_rules import output_numel as _output_numel
 from ..ops.flop_rules import softmax_rows as _softmax_rows
 
 CONVENTIONS = ('thop', 'full')

@@ -8,15 +8,20 @@ from typing import Optional
 import jittor as jt
 import numpy as np
 
-from .. import datasets as _datasets, models as _models  # noqa: F401  (register their classes)
+from .. import datasets as _datasets  # noqa: F401  (register their classes)
 from ..config import Config, ConfigError, check_top_level_keys
 from ..datasets.collate import collate_samples
 from ..datasets.errors import DataError
 from ..datasets.io import READ_UNCHANGED, read_depth_file
-from ..datasets.metainfo import stored_dataset_meta, dataset_meta
+from ..datasets.metainfo import dataset_meta, stored_dataset_meta
 from ..datasets.pipelines import Compose
-from ..ops.precision import (PrecisionError, check_precision, convert_model_precision, inference_precision,
-                             model_precision)
+from ..ops.precision import (
+    PrecisionError,
+    check_precision,
+    convert_model_precision,
+    inference_precision,
+    model_precision,
+)
 from ..registry import SEGMENTORS
 from ..runtime import setup
 from ..utils.checkpoint import load_state_dict, read_checkpoint

@@ -1,7 +1,13 @@
 """RGB-D and RGB-T data sets in the layouts written by tools/dataset_converters/ (see docs/data.md)."""
 from ..registry import DATASETS
-from .metainfo import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, MFNET_CLASSES, MFNET_PALETTE, SCANNET_V2_CLASSES,
-                       STANFORD2D3DS_CLASSES)
+from .metainfo import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    MFNET_CLASSES,
+    MFNET_PALETTE,
+    SCANNET_V2_CLASSES,
+    STANFORD2D3DS_CLASSES,
+)
 from .rgbd import RGBDSegDataset
 
 

@@ -12,11 +12,20 @@ from ..runtime import before_jittor_import
 before_jittor_import()  # before anything here imports Jittor
 from .dependencies import INSTALL_HINT, MissingDependencyError, require
 from .errors import ExportArgumentError, ExportError, UnsupportedModuleError, VerificationError
-from .export import (DEFAULT_OPSET, MAX_ABS_ERROR, MIN_AGREEMENT, SIZE_DIVISOR, Verification, check_shape,
-                     export_onnx, ort_session, verify_onnx)
+from .export import (
+    DEFAULT_OPSET,
+    MAX_ABS_ERROR,
+    MIN_AGREEMENT,
+    SIZE_DIVISOR,
+    Verification,
+    check_shape,
+    export_onnx,
+    ort_session,
+    verify_onnx,
+)
 from .modules import register_module_emitter, register_traceable_module
-from .op_emitters import OP_EMITTERS
 from .onnx_session import OnnxSegmentor
+from .op_emitters import OP_EMITTERS
 
 __all__ = ['DEFAULT_OPSET', 'INSTALL_HINT', 'MAX_ABS_ERROR', 'MIN_AGREEMENT', 'OP_EMITTERS', 'SIZE_DIVISOR',
            'ExportArgumentError', 'ExportError', 'MissingDependencyError', 'OnnxSegmentor', 'UnsupportedModuleError',

@@ -28,12 +28,12 @@ import jittor as jt
 
 from .. import runtime
 from ..config import ConfigError, to_plain
-from ..datasets.metainfo import dataset_meta
 from ..config.keys import RUNNER_KEYS, check_top_level_keys
+from ..datasets.metainfo import dataset_meta
 from ..models.base_model import BaseModel
 from ..registry import DATASETS, HOOKS, LOOPS, METRICS, OPTIM_WRAPPERS, SEGMENTORS
-from ..utils.fileio import atomic_write, temp_files_of_atomic_writes
 from ..utils.dist import all_reduce_mean, broadcast_parameters, is_main_process, rank, world_size
+from ..utils.fileio import atomic_write, temp_files_of_atomic_writes
 from ..utils.logger import setup_logger
 from ..utils.numerics import check_finite_model
 from ..utils.seeding import seed_global_generators

@@ -22,9 +22,9 @@ from .geometry_attention import decomposed_geometry_attention, geometry_prior
 from .layer_norm import layer_norm
 from .linear import Linear, linear
 from .matmul import matmul
+from .op_registry import FAST_OPS
 from .optimizer import adamw_step
 from .pointwise_conv import Conv2d, pointwise_conv2d
-from .op_registry import FAST_OPS
 from .resize import bilinear_resize
 from .rotary import rotate_pairs
 from .softmax import softmax

@@ -16,8 +16,8 @@ scores, bias, softmax and output float32; :mod:`.precision`).
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
 from .matmul import matmul
-from .precision import use_bf16
 from .op_registry import fast_op
+from .precision import use_bf16
 from .softmax import softmax
 
 _HEADERS = ('attention.h',)

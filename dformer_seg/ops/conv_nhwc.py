@@ -15,8 +15,8 @@ from jittor import nn
 from ..utils.shapes import int_pair
 from . import flop_rules, kernels
 from .dispatch import needs_grad, use_kernel
-from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
+from .precision import bf16_weight, use_bf16
 
 _HEADERS = ('conv_nhwc.h',)
 

@@ -11,10 +11,9 @@ import jittor as jt
 from jittor import nn
 
 from . import flop_rules, kernels
-from .activation import gelu
 from .dispatch import needs_grad, use_kernel
-from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
+from .precision import bf16_weight, use_bf16
 
 _HEADERS = ('linear.h',)
 

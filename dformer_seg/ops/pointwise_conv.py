@@ -13,8 +13,8 @@ from jittor import nn
 
 from . import flop_rules, kernels
 from .dispatch import use_kernel
-from .precision import bf16_weight, use_bf16
 from .op_registry import fast_op
+from .precision import bf16_weight, use_bf16
 
 _HEADERS = ('pointwise_conv.h',)
 _SIZES = 'in0_shape0, in0_shape1, in1_shape0, (long)in0_shape2 * in0_shape3'

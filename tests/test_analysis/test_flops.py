@@ -12,11 +12,20 @@ import pytest
 from jittor import nn
 
 from dformer_seg import ops
+from dformer_seg.analysis import (
+    FAST_OP_HELPERS,
+    FlopCounter,
+    count_flops,
+    count_parameters,
+    flops_by_module,
+    format_report,
+    profile_flops,
+    thop_equivalents,
+    uncovered_fast_ops,
+)
 from dformer_seg.models.backbones import dformer as dformer_v1
 from dformer_seg.models.backbones.dformer import ChannelsLastLayerNorm
 from dformer_seg.models.backbones.dformerv2 import ChannelsLastDWConv, dwconv_plus_input
-from dformer_seg.analysis import (FAST_OP_HELPERS, FlopCounter, count_flops, count_parameters, flops_by_module,
-                                  format_report, profile_flops, thop_equivalents, uncovered_fast_ops)
 from dformer_seg.models.backbones.dformerv2 import LayerNorm as V2LayerNorm
 from dformer_seg.models.decode_heads.head_layers import AdaptiveAvgPool2d as HeadAdaptiveAvgPool2d
 from dformer_seg.models.utils import resize

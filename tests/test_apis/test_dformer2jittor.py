@@ -6,6 +6,7 @@ import pytest
 
 from dformer_seg.apis import init_model
 from dformer_seg.utils.checkpoint import read_checkpoint
+
 from parity_fixtures import fixture_dir, generate_weights, load_config, write_official_pth
 from script_loading import load_script
 

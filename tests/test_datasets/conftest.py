@@ -1,7 +1,7 @@
 """Tiny RGB-D folders in the official layouts, written on the fly."""
-import os
 
 import pytest
+
 from rgbd_samples import H, W, make_sample_arrays, write_sample, write_split
 
 

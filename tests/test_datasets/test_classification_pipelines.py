@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from dformer_seg.datasets.pipelines import (CenterCropResize, ColorJitter, RandAugment, RandomErasing,
-                                            RandomResizedCrop, using_rng)
+from dformer_seg.datasets.pipelines import (
+    CenterCropResize,
+    ColorJitter,
+    RandAugment,
+    RandomErasing,
+    RandomResizedCrop,
+    using_rng,
+)
 from dformer_seg.datasets.pipelines.rand_augment import GEOMETRIC_OPS, INCREASING_OPS
 
 

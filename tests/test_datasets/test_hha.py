@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from dformer_seg.datasets import DataError
-from dformer_seg.datasets.hha import (ANGLE_OFFSET_DEG, Intrinsics, depth_to_hha, encode_hha, hha_channels,
-                                      parse_intrinsics)
+from dformer_seg.datasets.hha import (
+    ANGLE_OFFSET_DEG,
+    Intrinsics,
+    depth_to_hha,
+    encode_hha,
+    hha_channels,
+    parse_intrinsics,
+)
 
 H, W = 60, 80
 CAMERA_HEIGHT = 1.4  # metres above the floor

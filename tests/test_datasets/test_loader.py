@@ -5,12 +5,13 @@ import shutil
 import subprocess
 import sys
 
+import jittor as jt  # (the runtime is set up in conftest.py)
 import numpy as np
 import pytest
 
-import jittor as jt  # (the runtime is set up in conftest.py)
-from rgbd_samples import make_sample_arrays, write_sample, write_split
 from dformer_seg.datasets import DataError, build_dataloader
+
+from rgbd_samples import make_sample_arrays, write_sample, write_split
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUFFER = 8 * 1024 * 1024

@@ -3,13 +3,27 @@ import os
 import cv2
 import numpy as np
 import pytest
-from rgbd_samples import block_label
 
 from dformer_seg.config import Config
 from dformer_seg.datasets import DataError, build_dataset
-from dformer_seg.datasets.pipelines import (Compose, LoadAnnotations, LoadDepthFromFile, LoadImageFromFile,
-                                            Normalize, PackSegInputs, Pad, PhotoMetricDistortion, RandomCrop,
-                                            RandomFlip, RandomResize, Resize, sample_rng, using_rng)
+from dformer_seg.datasets.pipelines import (
+    Compose,
+    LoadAnnotations,
+    LoadDepthFromFile,
+    LoadImageFromFile,
+    Normalize,
+    PackSegInputs,
+    Pad,
+    PhotoMetricDistortion,
+    RandomCrop,
+    RandomFlip,
+    RandomResize,
+    Resize,
+    sample_rng,
+    using_rng,
+)
+
+from rgbd_samples import block_label
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])

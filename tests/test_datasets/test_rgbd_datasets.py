@@ -3,10 +3,20 @@ import os
 import cv2
 import numpy as np
 import pytest
-from rgbd_samples import block_label, make_sample_arrays, write_sample, write_split
 
-from dformer_seg.datasets import (NYU_DEPTH_V2_CLASSES, SUNRGBD_CLASSES, DataError, NYUDepthV2Dataset,
-                                  RGBDSegDataset, SUNRGBDDataset, build_dataset, label_palette, voc_colormap)
+from dformer_seg.datasets import (
+    NYU_DEPTH_V2_CLASSES,
+    SUNRGBD_CLASSES,
+    DataError,
+    NYUDepthV2Dataset,
+    RGBDSegDataset,
+    SUNRGBDDataset,
+    build_dataset,
+    label_palette,
+    voc_colormap,
+)
+
+from rgbd_samples import block_label, make_sample_arrays, write_sample, write_split
 
 LOAD_ALL = [dict(type='LoadImageFromFile'), dict(type='LoadDepthFromFile'), dict(type='LoadAnnotations')]
 

@@ -5,10 +5,17 @@ import sys
 
 import pytest
 
-from dformer_seg.deploy import (ExportError, UnsupportedModuleError, check_shape, export_onnx,
-                                register_traceable_module, require)
+from dformer_seg.deploy import (
+    ExportError,
+    UnsupportedModuleError,
+    check_shape,
+    export_onnx,
+    register_traceable_module,
+    require,
+)
 from dformer_seg.deploy.modules import TRACEABLE_MODULES
 from dformer_seg.models.decode_heads import FCNHead
+
 from deploy_models import DFORMER, SHAPE, build_segmentor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

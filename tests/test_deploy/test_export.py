@@ -8,8 +8,8 @@ pytest.importorskip('onnxruntime')
 
 from dformer_seg.deploy import VerificationError, export_onnx, ort_session  # noqa: E402
 from dformer_seg.deploy.export import random_inputs  # noqa: E402
-from deploy_models import (DFORMER, HEADS, SHAPE, build_segmentor, check_light_ham_head_export,  # noqa: E402
-                           export_and_check)
+
+from deploy_models import DFORMER, HEADS, SHAPE, build_segmentor, check_light_ham_head_export, export_and_check  # noqa: E402
 
 
 def test_dformer_with_light_ham_head(tmp_path):

@@ -15,6 +15,7 @@ pytest.importorskip('onnxruntime')
 
 from dformer_seg.apis import init_model  # noqa: E402
 from dformer_seg.deploy import MAX_ABS_ERROR, MIN_AGREEMENT, SIZE_DIVISOR, export_onnx  # noqa: E402
+
 from script_loading import REPO  # noqa: E402
 
 VARIANTS = sorted(os.path.relpath(path, REPO) for pattern in ('configs/dformer/*_nyu.py', 'configs/dformerv2/*_nyu.py')

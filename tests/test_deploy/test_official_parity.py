@@ -9,12 +9,13 @@ pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
 import numpy as np  # noqa: E402
+from test_models.test_parity import TOLERANCE, segmentor_cfg_from_fixture, use_fixture_bases  # noqa: E402
 
 from dformer_seg.deploy import export_onnx, ort_session  # noqa: E402
 from dformer_seg.registry import SEGMENTORS  # noqa: E402
 from dformer_seg.utils.checkpoint import load_state_dict  # noqa: E402
+
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz  # noqa: E402
-from test_models.test_parity import TOLERANCE, segmentor_cfg_from_fixture, use_fixture_bases  # noqa: E402
 
 SIZE = '96x128'  # the fixture size that is a multiple of 32
 

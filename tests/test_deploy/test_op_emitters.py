@@ -1,10 +1,10 @@
 """Op emitters that no exported model reaches, checked on their own against numpy through ONNX Runtime."""
 import numpy as np
 import pytest
+from test_ops.numpy_ops import numpy_adamw_step, numpy_batch_norm_train, numpy_softmax_cross_entropy
 
 from dformer_seg.deploy import OP_EMITTERS
 from dformer_seg.deploy.graph import GraphBuilder
-from test_ops.numpy_ops import numpy_adamw_step, numpy_batch_norm_train, numpy_softmax_cross_entropy
 
 
 def run_graph(build, inputs):

@@ -26,6 +26,7 @@ from dformer_seg.models import BaseModel  # noqa: E402
 from dformer_seg.models.utils.conv_module import build_norm_layer  # noqa: E402
 from dformer_seg.registry import SEGMENTORS  # noqa: E402
 from dformer_seg.utils.dist import rank, world_size  # noqa: E402
+
 from toy import CLASSES, PALETTE, make_samples  # noqa: E402  (also registers ToySegmentor)
 
 GLOBAL_BATCH = 4

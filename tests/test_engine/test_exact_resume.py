@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dformer_seg.engine import Runner
+
 from toy import StochasticToySegmentor, rgbd_loader_cfg, write_rgbd_set  # noqa: F401  (registers the model)
 
 

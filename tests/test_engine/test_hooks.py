@@ -9,6 +9,7 @@ import pytest
 from dformer_seg.engine import EMAHook, Hook, Runner
 from dformer_seg.evaluation import rle_to_mask
 from dformer_seg.utils.checkpoint import read_checkpoint
+
 from toy import ToyLoader, ToySegmentor, toy_runner_kwargs
 
 

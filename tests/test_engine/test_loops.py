@@ -1,4 +1,5 @@
 from dformer_seg.engine import Hook, Runner
+
 from toy import ToyLoader, toy_runner_kwargs
 
 

@@ -1,10 +1,16 @@
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-from dformer_seg.engine.optim import (AdamW, DynamicLossScaler, build_optimizer, load_optimizer_state_dict,
-                                      optimizer_state_dict)
+from dformer_seg.engine.optim import (
+    AdamW,
+    DynamicLossScaler,
+    build_optimizer,
+    load_optimizer_state_dict,
+    optimizer_state_dict,
+)
 from dformer_seg.ops import kernels
+
 from toy import ToySegmentor
 
 ADAMW = dict(optimizer=dict(type='AdamW', lr=0.01, weight_decay=0.05))

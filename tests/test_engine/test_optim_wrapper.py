@@ -1,10 +1,9 @@
 import logging
 import pickle
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.engine.optim import AmpOptimWrapper, OptimWrapper, build_optim_wrapper

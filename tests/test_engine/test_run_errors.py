@@ -9,6 +9,7 @@ from dformer_seg.config import ConfigError
 from dformer_seg.engine import Runner
 from dformer_seg.engine.work_dir import WorkDirError
 from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+
 from toy import rgbd_loader_cfg, toy_runner_kwargs, write_rgbd_set
 
 

@@ -1,13 +1,14 @@
 import json
 
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
 from dformer_seg.config import ConfigError
 from dformer_seg.engine import Hook, OptimWrapper, Runner
 from dformer_seg.registry import SEGMENTORS
 from dformer_seg.utils.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+
 from toy import ToyLoader, ToySegmentor, toy_runner_kwargs
 
 

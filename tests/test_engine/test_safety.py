@@ -4,10 +4,9 @@ import hashlib
 import os
 import shutil
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.config import ConfigError
@@ -15,6 +14,7 @@ from dformer_seg.engine import Hook, Runner
 from dformer_seg.engine.runner import WorkDirError
 from dformer_seg.registry import SEGMENTORS
 from dformer_seg.utils.numerics import NonFiniteError
+
 from toy import ToyLoader, ToySegmentor, toy_runner_kwargs
 
 

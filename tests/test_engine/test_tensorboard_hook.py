@@ -7,6 +7,7 @@ import pytest
 
 from dformer_seg.datasets.demo import DEMO_CLASSES, generate_demo_dataset
 from dformer_seg.engine import Runner
+
 from event_files import scalars_and_images
 from script_loading import load_script
 from toy import ToySegmentor  # noqa: F401  (registers ToySegmentor)

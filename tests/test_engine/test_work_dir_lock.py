@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from dformer_seg.engine import Runner, work_dir as work_dir_module
+from dformer_seg.engine import Runner
+from dformer_seg.engine import work_dir as work_dir_module
 from dformer_seg.engine.work_dir import LOCK_FILE, WorkDirError, WorkDirLock
+
 from toy import toy_runner_kwargs
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -7,9 +7,8 @@ contract. The loader's shuffle order is a function of ``(seed, epoch)``.
 import os
 
 import cv2
-import numpy as np
-
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from dformer_seg.models import BaseModel

@@ -7,14 +7,14 @@ NMF bases of the Hamburger are replaced by the fixture's raw uniforms, so that
 """
 import os
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.apis import init_model
 from dformer_seg.registry import SEGMENTORS
 from dformer_seg.utils.checkpoint import load_state_dict
+
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, write_official_pth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,8 +1,7 @@
 """Compare a fast op with its plain Jittor formulation: values and gradients of every input."""
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason

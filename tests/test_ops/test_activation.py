@@ -1,11 +1,11 @@
 import math
 
-import numpy as np
-
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from dformer_seg.ops import GELU, gelu
+
 from op_test_utils import assert_matches_plain, random_array
 
 

@@ -1,9 +1,9 @@
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 from dformer_seg.ops import conv2d_nhwc, fast_ops, kernels
+
 from numpy_ops import reference_conv
 from op_test_utils import random_array, values_and_grads
 

@@ -1,12 +1,12 @@
 import math
 
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 import dformer_seg.ops.depthwise_conv as dwconv_module
 from dformer_seg.ops import depthwise_conv2d_nhwc
+
 from numpy_ops import numpy_depthwise_nhwc
 from op_test_utils import assert_matches_plain, random_array
 

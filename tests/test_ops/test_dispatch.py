@@ -1,7 +1,6 @@
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg import ops
 from dformer_seg.ops import dispatch

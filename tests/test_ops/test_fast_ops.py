@@ -10,17 +10,31 @@ skipped with the reason; it never compares the plain formulation with itself.
 from dataclasses import dataclass, field
 from typing import Callable
 
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 from dformer_seg.ops import FAST_OPS, fast_ops, kernels
 from dformer_seg.ops.dispatch import kernel_unavailable_reason
-from numpy_ops import (numpy_adamw_step, numpy_attention, numpy_axis_prior, numpy_batch_norm_train, numpy_decomposed,
-                       numpy_depthwise_nhwc, numpy_gelu, numpy_layer_norm, numpy_linear, numpy_matmul,
-                       numpy_pointwise_conv, numpy_rotary, numpy_softmax, numpy_softmax_cross_entropy, reference_conv,
-                       torch_bilinear)
+
+from numpy_ops import (
+    numpy_adamw_step,
+    numpy_attention,
+    numpy_axis_prior,
+    numpy_batch_norm_train,
+    numpy_decomposed,
+    numpy_depthwise_nhwc,
+    numpy_gelu,
+    numpy_layer_norm,
+    numpy_linear,
+    numpy_matmul,
+    numpy_pointwise_conv,
+    numpy_rotary,
+    numpy_softmax,
+    numpy_softmax_cross_entropy,
+    reference_conv,
+    torch_bilinear,
+)
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):

@@ -1,9 +1,9 @@
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 from dformer_seg.ops import decomposed_geometry_attention, fast_ops, geometry_prior, kernels
+
 from numpy_ops import numpy_axis_prior, numpy_decomposed
 from op_test_utils import assert_matches_plain, random_array
 

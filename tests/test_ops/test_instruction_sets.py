@@ -18,6 +18,7 @@ import pytest
 
 from dformer_seg.ops import FAST_OPS, kernels
 from dformer_seg.runtime import jittor_dnnl_dir
+
 from op_test_utils import skip_unless_kernels_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,12 +1,12 @@
 import math
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.ops import Linear, linear
+
 from op_test_utils import assert_matches_plain, random_array
 
 

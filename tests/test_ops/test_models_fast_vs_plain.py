@@ -5,15 +5,15 @@ inside the real blocks (channels-last layouts, strided attention, residual / GEL
 The fast run must have built kernels (``ops.kernels.kernel_builds``) and the plain run none; where the
 kernels cannot run (``DFORMER_SEG_FAST_OPS=0``, CUDA, no oneDNN) the tests skip with the reason.
 """
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.models.backbones.dformer import DFormer
 from dformer_seg.models.backbones.dformerv2 import DFormerv2
 from dformer_seg.models.decode_heads.ham_head import LightHamHead
 from dformer_seg.ops import fast_ops, kernels
+
 from op_test_utils import skip_unless_kernels_run
 from parity_fixtures import fixture_dir, load_config
 

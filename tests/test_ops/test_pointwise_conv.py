@@ -1,10 +1,10 @@
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.ops import Conv2d, pointwise_conv2d
+
 from op_test_utils import assert_matches_plain, random_array
 
 

@@ -4,15 +4,24 @@ import os
 import subprocess
 import sys
 
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 from dformer_seg.ops import attention, conv2d_nhwc, fast_ops, kernels, linear, pointwise_conv2d
-from dformer_seg.ops.precision import (PrecisionError, bf16_weight, check_precision, convert_model_precision,
-                                       current_precision, inference_precision, model_precision,
-                                       precision_unavailable_reason, set_inference_precision, to_bf16)
+from dformer_seg.ops.precision import (
+    PrecisionError,
+    bf16_weight,
+    check_precision,
+    convert_model_precision,
+    current_precision,
+    inference_precision,
+    model_precision,
+    precision_unavailable_reason,
+    set_inference_precision,
+    to_bf16,
+)
+
 from op_test_utils import random_array, skip_unless_kernels_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -236,6 +245,7 @@ def test_whole_model_bf16_agrees_with_fp32(config, threshold):
 @needs_bf16
 def test_converted_weights_are_used_and_dropped():
     from jittor import nn
+
     from dformer_seg.ops import Linear
 
     class Two(nn.Module):

@@ -1,10 +1,10 @@
+import jittor as jt
 import numpy as np
 import pytest
 
-import jittor as jt
-
 from dformer_seg.ops import rotate_pairs
 from dformer_seg.ops.rotary import plain_rotate_pairs
+
 from numpy_ops import numpy_rotary
 from op_test_utils import assert_matches_plain, random_array
 

@@ -10,6 +10,7 @@ import pytest
 from dformer_seg.apis import init_model
 from dformer_seg.datasets.demo import DEMO_CLASSES, generate_demo_dataset
 from dformer_seg.utils.checkpoint import save_checkpoint
+
 from script_loading import load_script
 
 H, W = 40, 56

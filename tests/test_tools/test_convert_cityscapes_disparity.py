@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from converter_checks import load_converted
 from dformer_seg.datasets import DataError
 from dformer_seg.datasets.metainfo import CITYSCAPES_CLASSES
+
+from converter_checks import load_converted
 from script_loading import load_script
 
 converter = load_script('tools/dataset_converters/cityscapes_disparity.py', 'cityscapes_converter')

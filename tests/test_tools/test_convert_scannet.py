@@ -5,9 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from converter_checks import load_converted
 from dformer_seg.datasets import DataError
 from dformer_seg.datasets.metainfo import SCANNET_V2_CLASSES
+
+from converter_checks import load_converted
 from script_loading import load_script
 
 converter = load_script('tools/dataset_converters/scannet.py', 'scannet_converter')

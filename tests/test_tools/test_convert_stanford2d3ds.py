@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from converter_checks import load_converted
 from dformer_seg.datasets import DataError
 from dformer_seg.datasets.metainfo import STANFORD2D3DS_CLASSES
 from dformer_seg.datasets.pipelines import LoadDepthFromFile
+
+from converter_checks import load_converted
 from script_loading import load_script
 
 converter = load_script('tools/dataset_converters/stanford2d3ds.py', 'stanford_converter')

@@ -11,6 +11,7 @@ pytest.importorskip('onnxruntime')
 
 from dformer_seg.apis import inference_model, init_model  # noqa: E402
 from dformer_seg.utils.checkpoint import save_checkpoint  # noqa: E402
+
 from script_loading import load_script  # noqa: E402
 
 SIZE = 64

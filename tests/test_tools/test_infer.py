@@ -8,6 +8,7 @@ import pytest
 
 from dformer_seg.apis import enable_tta, inference_model, init_model
 from dformer_seg.utils.checkpoint import save_checkpoint
+
 from script_loading import load_script
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

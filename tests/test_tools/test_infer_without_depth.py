@@ -7,6 +7,7 @@ import pytest
 
 from dformer_seg.apis import init_model
 from dformer_seg.utils.checkpoint import save_checkpoint
+
 from script_loading import load_script
 
 CONFIG_TEXT = """

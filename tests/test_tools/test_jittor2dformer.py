@@ -20,6 +20,7 @@ import pytest
 
 from dformer_seg.apis import init_model
 from dformer_seg.utils.checkpoint import load_torch_checkpoint, read_checkpoint, save_checkpoint
+
 from script_loading import REPO, load_script
 
 KEYS_DIR = os.path.join(REPO, 'tests', 'fixtures', 'checkpoint-keys')

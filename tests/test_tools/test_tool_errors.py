@@ -7,16 +7,16 @@ import shutil
 import subprocess
 import sys
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
+from test_train_test import CONFIG, REPO, data_root, small_model_and_data  # noqa: F401  (data_root: fixture)
 
 from dformer_seg import cli, runtime
 from dformer_seg.config import Config, ConfigError, parse_value
 from dformer_seg.utils.checkpoint import save_checkpoint
+
 from script_loading import load_script
-from test_train_test import CONFIG, REPO, data_root, small_model_and_data  # noqa: F401  (data_root: fixture)
 
 
 @pytest.fixture(scope='module')

@@ -7,16 +7,21 @@ import tracemalloc
 import types
 import zipfile
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.utils import checkpoint as ckpt
 from dformer_seg.utils import fileio
-from dformer_seg.utils.checkpoint import (CheckpointError, load_state_dict, load_torch_checkpoint,
-                                          read_checkpoint, save_checkpoint)
+from dformer_seg.utils.checkpoint import (
+    CheckpointError,
+    load_state_dict,
+    load_torch_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+
 from parity_fixtures import fixture_dir, generate_weights, write_official_pth
 
 # ---------------------------------------------------------------------------

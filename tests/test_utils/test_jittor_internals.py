@@ -1,9 +1,8 @@
 """Each reliance on undocumented Jittor behaviour (dformer_seg/utils/jittor_internals.py), checked against the
 installed Jittor: a Jittor release that changes one fails here, naming it."""
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.utils import jittor_internals as internals
 

@@ -5,10 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from browser_page import BROWSERS, find_browser, load_page
 from dformer_seg.config import ConfigError
 from dformer_seg.visualization import write_report
 from dformer_seg.visualization.report import WorstImage, error_map, run_info, worst_panels
+
+from browser_page import BROWSERS, find_browser, load_page
 
 CLASSES = ['wall', 'floor', '<b>box</b>']
 PALETTE = [(120, 120, 120), (80, 50, 50), (4, 200, 3)]

@@ -42,8 +42,8 @@ def count_config(cfg, shape):
     """Build the segmentor of ``cfg`` and return ``(model, FlopReport)`` for one H x W input."""
     import jittor as jt
 
-    from dformer_seg.apis import init_model
     from dformer_seg.analysis import profile_flops
+    from dformer_seg.apis import init_model
 
     model = init_model(cfg, checkpoint=None)
     height, width = shape

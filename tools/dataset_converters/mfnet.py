@@ -35,7 +35,12 @@ import numpy as np  # noqa: E402
 from dformer_seg.datasets.converting import read_name_list, require_folders, write_split  # noqa: E402
 from dformer_seg.datasets.errors import DataError  # noqa: E402
 from dformer_seg.datasets.io import (  # noqa: E402
-    READ_COLOR, READ_GRAYSCALE_ANY_DEPTH, READ_UNCHANGED, read_image_file, write_image_file)  # noqa: E402
+    READ_COLOR,  # noqa: E402
+    READ_GRAYSCALE_ANY_DEPTH,
+    READ_UNCHANGED,
+    read_image_file,
+    write_image_file,
+)
 from dformer_seg.datasets.metainfo import MFNET_CLASSES  # noqa: E402
 
 SPLITS = ('train', 'val', 'test', 'test_day', 'test_night')

@@ -32,8 +32,7 @@ import numpy as np  # noqa: E402
 
 from dformer_seg.datasets.converting import read_name_list, write_split  # noqa: E402
 from dformer_seg.datasets.errors import DataError  # noqa: E402
-from dformer_seg.datasets.io import (READ_COLOR, READ_UNCHANGED, read_image_file,  # noqa: E402
-                                     write_image_file)
+from dformer_seg.datasets.io import READ_COLOR, READ_UNCHANGED, read_image_file, write_image_file  # noqa: E402
 from dformer_seg.datasets.metainfo import SCANNET_V2_NYU40_IDS  # noqa: E402
 
 IGNORE = 255

@@ -73,8 +73,9 @@ def check_against_config(state_dict, config):
 
 
 def convert(src, dst, use_ema=False, with_head=True, config=None):
-    from dformer_seg.deploy.torch_format import save_torch_checkpoint
     from jittor2dformer import to_official_state_dict
+
+    from dformer_seg.deploy.torch_format import save_torch_checkpoint
 
     state_dict = backbone_state_dict(src, use_ema, with_head)
     if config is not None:

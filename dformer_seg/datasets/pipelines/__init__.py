@@ -1,6 +1,12 @@
 """Registered data transforms (PIPELINES), composed from config lists."""
-from .classification import (CenterCropResize, ColorJitter, LoadDepthAnySize, PackClsInputs, RandomErasing,
-                             RandomResizedCrop)
+from .classification import (
+    CenterCropResize,
+    ColorJitter,
+    LoadDepthAnySize,
+    PackClsInputs,
+    RandomErasing,
+    RandomResizedCrop,
+)
 from .compose import BaseTransform, Compose
 from .corruptions import CORRUPTIONS, Corrupt, with_corruption
 from .formatting import DEFAULT_META_KEYS, PackSegInputs

@@ -6,8 +6,16 @@ import numpy as np
 
 from ...registry import PIPELINES
 from ..errors import DataError
-from ..io import (PNG_PALETTE_COLOR_TYPE, READ_COLOR, READ_GRAYSCALE_ANY_DEPTH, READ_UNCHANGED, png_color_type,
-                  read_depth_file, read_image_file, read_png_palette_indices)
+from ..io import (
+    PNG_PALETTE_COLOR_TYPE,
+    READ_COLOR,
+    READ_GRAYSCALE_ANY_DEPTH,
+    READ_UNCHANGED,
+    png_color_type,
+    read_depth_file,
+    read_image_file,
+    read_png_palette_indices,
+)
 from .compose import BaseTransform
 
 COLOR_ORDERS = ('bgr', 'rgb')

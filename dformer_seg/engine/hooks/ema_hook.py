@@ -1,6 +1,5 @@
-import numpy as np
-
 import jittor as jt
+import numpy as np
 
 from ...registry import HOOKS
 from .hook import Hook

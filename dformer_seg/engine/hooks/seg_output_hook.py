@@ -5,8 +5,7 @@ import cv2
 import numpy as np
 
 from ...registry import HOOKS
-from ...utils.dist import is_main_process, rank, world_size
-from ...utils.dist import barrier
+from ...utils.dist import barrier, is_main_process, rank, world_size
 from ...visualization import default_palette, overlay_label_map
 from .hook import Hook
 

@@ -4,8 +4,7 @@ import os
 import numpy as np
 
 from ...registry import HOOKS
-from ...utils.dist import rank, world_size
-from ...utils.dist import all_reduce_sum
+from ...utils.dist import all_reduce_sum, rank, world_size
 from .hook import Hook
 
 
@@ -80,9 +79,9 @@ class WorstImagesHook(Hook):
         return sorted(candidates)[:self.k]
 
     def after_test_epoch(self, runner, metrics=None):
+        from ...datasets.io import write_image_file
         from ...visualization import default_palette
         from ...visualization.panels import read_sample, sample_panel
-        from ...datasets.io import write_image_file
 
         ranking = self._global_ranking()
         entries = sorted(self._worst, key=lambda entry: (-entry[0], entry[1]))

@@ -20,8 +20,8 @@ that float32 results agree with it to rounding.
 """
 from collections import namedtuple
 
-import numpy as np
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from ... import ops

@@ -4,9 +4,8 @@ The "ham" is a non-negative matrix factorisation (NMF) of the feature map,
 solved by a few multiplicative-update steps from random bases on every
 forward pass, as in the official code.
 """
-import numpy as np
-
 import jittor as jt
+import numpy as np
 from jittor import nn
 
 from ... import ops

@@ -4,13 +4,26 @@ import jittor as jt
 import numpy as np
 import pytest
 
-from dformer_seg.models.backbones.dformer import (DFormer, DFormerBlock, _downsample, downsample_nhwc, pool_window_tokens,
-                                                  resample_nhwc)
+from dformer_seg.models.backbones.dformer import (
+    DFormer,
+    DFormerBlock,
+    _downsample,
+    downsample_nhwc,
+    pool_window_tokens,
+    resample_nhwc,
+)
 from dformer_seg.models.utils import resize
 from dformer_seg.registry import BACKBONES
 from dformer_seg.utils.checkpoint import read_checkpoint
-from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys, \
-    write_official_pth
+
+from parity_fixtures import (
+    fixture_dir,
+    generate_weights,
+    load_config,
+    load_npz,
+    official_checkpoint_keys,
+    write_official_pth,
+)
 
 PARITY_SIZES = ('96x128', '75x103')
 # Acceptance bar: max abs error relative to the reference feature's value range.

@@ -7,6 +7,7 @@ import pytest
 from dformer_seg.models.backbones.dformerv2 import DFormerv2
 from dformer_seg.registry import BACKBONES
 from dformer_seg.utils.checkpoint import load_state_dict
+
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz, official_checkpoint_keys
 
 PARITY_SIZES = ('96x128', '75x103')

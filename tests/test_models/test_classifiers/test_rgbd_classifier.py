@@ -4,6 +4,7 @@ import pytest
 
 from dformer_seg.deploy.torch_format import save_torch_checkpoint
 from dformer_seg.models.classifiers import RGBDImageClassifier, soft_target_cross_entropy
+
 from parity_fixtures import official_checkpoint_keys
 
 BACKBONES = [

@@ -1,7 +1,6 @@
 """Tiny inputs shared by the decode-head tests."""
-import numpy as np
-
 import jittor as jt
+import numpy as np
 
 IMAGE_SIZE = (75, 103)  # odd on purpose
 FEATURE_SIZES = [(19, 26), (10, 13), (5, 7), (3, 4)]  # strides 4, 8, 16, 32 of IMAGE_SIZE (ceil)

@@ -1,12 +1,11 @@
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
+from head_test_utils import make_features
 
 from dformer_seg.models.decode_heads.decode_head import BaseDecodeHead
 from dformer_seg.models.decode_heads.head_layers import AdaptiveAvgPool2d
 from dformer_seg.models.utils import ConvModule, resize
-from head_test_utils import make_features
 
 
 class PlainHead(BaseDecodeHead):

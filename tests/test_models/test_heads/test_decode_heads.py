@@ -1,6 +1,15 @@
 """Every registered head: built from a config, output shape on odd-sized features, loss and gradients."""
 import numpy as np
 import pytest
+from head_test_utils import (
+    FEATURE_CHANNELS,
+    FEATURE_SIZES,
+    NUM_CLASSES,
+    check_gradients_reach_parameters,
+    make_features,
+    make_labels,
+    total_loss,
+)
 
 from dformer_seg.models.decode_heads.deeplabv3plus_head import DeepLabV3Plus  # noqa: F401  (registers)
 from dformer_seg.models.decode_heads.fcn_head import FCNHead  # noqa: F401
@@ -9,8 +18,6 @@ from dformer_seg.models.decode_heads.mlp_decoder import MLPDecoder  # noqa: F401
 from dformer_seg.models.decode_heads.nl_head import NLHead  # noqa: F401
 from dformer_seg.models.decode_heads.uper_head import UPerHead  # noqa: F401
 from dformer_seg.registry import HEADS
-from head_test_utils import (FEATURE_CHANNELS, FEATURE_SIZES, NUM_CLASSES,
-                             check_gradients_reach_parameters, make_features, make_labels, total_loss)
 
 C = FEATURE_CHANNELS
 HEAD_CONFIGS = {

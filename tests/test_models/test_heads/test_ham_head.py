@@ -1,13 +1,13 @@
 import os
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
+from head_test_utils import make_features
 
 from dformer_seg.models.decode_heads.ham_head import NMF2D, LightHamHead
 from dformer_seg.registry import HEADS
-from head_test_utils import make_features
+
 from parity_fixtures import fixture_dir, generate_weights, load_config, load_npz
 
 KEYS_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'checkpoint-keys')

@@ -1,7 +1,6 @@
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.models.losses.cross_entropy_loss import CrossEntropyLoss
 from dformer_seg.registry import LOSSES

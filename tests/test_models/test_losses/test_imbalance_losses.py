@@ -2,10 +2,9 @@
 gradients, and their use in a list with cross-entropy in a decode head."""
 import math
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 
 from dformer_seg.models.losses import DiceLoss, FocalLoss, LovaszLoss
 from dformer_seg.registry import LOSSES

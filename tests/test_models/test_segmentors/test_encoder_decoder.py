@@ -5,10 +5,9 @@ inference exactly, whatever the windows, which checks the canvas/count logic.
 """
 import logging
 
+import jittor as jt
 import numpy as np
 import pytest
-
-import jittor as jt
 from jittor import nn
 
 from dformer_seg.models.segmentors import RGBDEncoderDecoder
