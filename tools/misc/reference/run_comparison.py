@@ -11,7 +11,8 @@ sides train the same recipe. Arms:
 * ``ours-official-groups``: tools/train.py with CONFIG's ``*_official_groups.py`` sibling (the
   parameters that the official optimizer groups leave out are not updated).
 
-Runs are sequential; a run whose JSON exists is not repeated, so an interrupted comparison continues.
+Runs are sequential; a run whose JSON exists is not repeated, so an interrupted comparison continues
+(``--collect`` gathers the finished runs without training any).
 
     python tools/misc/reference/run_comparison.py configs/demo/dformer_tiny_demo_compare.py \
         --variant DFormer-Tiny --seeds 0 1 2 3 4 --official ~/dformer-official \
@@ -46,6 +47,7 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1, help='threads of each run (OMP_NUM_THREADS, torch)')
     p.add_argument('--work-dir', default='work_dirs/compare', help='runs go to WORK_DIR/<config name>/<arm>/')
     p.add_argument('--out', required=True, help='JSON file with every run')
+    p.add_argument('--collect', action='store_true', help='only collect the runs that exist; train nothing')
     return p.parse_args(argv)
 
 
@@ -134,7 +136,12 @@ def main(argv=None):
         for arm in args.arms:
             run_dir = os.path.join(args.work_dir, name, arm)
             os.makedirs(run_dir, exist_ok=True)
-            with open(run_one(args, recipe, arm, seed, run_dir)) as f:
+            path = os.path.join(run_dir, f'seed{seed}.json')
+            if not args.collect:
+                path = run_one(args, recipe, arm, seed, run_dir)
+            elif not os.path.exists(path):
+                continue
+            with open(path) as f:
                 runs.append(json.load(f))
             result = dict(config=args.config, variant=args.variant, recipe=recipe, runs=runs)
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
