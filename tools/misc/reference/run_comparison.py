@@ -122,8 +122,9 @@ def run_one(args, recipe, arm, seed, run_dir):
         print(f'[{time.strftime("%H:%M:%S")}] {arm} seed {seed}: {" ".join(command)}', flush=True)
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=True)
     if arm != 'official':
+        record = ours_record(work_dir, arm, args.variant, seed, time.time() - start)
         with open(out, 'w') as f:
-            json.dump(ours_record(work_dir, arm, args.variant, seed, time.time() - start), f)
+            json.dump(record, f)
     return out
 
 
