@@ -89,6 +89,7 @@ def figure(arms, iters_per_epoch, path, title):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax_miou, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for arm, runs in arms.items():
@@ -106,6 +107,7 @@ def figure(arms, iters_per_epoch, path, title):
     ax_loss.set(xlabel='epoch', ylabel='training loss (epoch mean)', title='loss: mean and range over seeds')
     for ax in (ax_miou, ax_loss):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_miou.legend(loc='lower right')
     if title:
         fig.suptitle(title)
