@@ -127,7 +127,8 @@ class ThreeClassToySegmentor(ToySegmentor):
 
 def test_class_count_mismatch_is_found_when_the_runner_is_built(tmp_path):
     # Before: found after a whole epoch as "label values must be in [0, 3)", naming neither key nor data set.
-    with pytest.raises(ConfigError, match=r'model\.decode_head\.num_classes is 3, but the train_dataloader data '
+    # The toy segmentor takes num_classes itself (a segmentor with a decode head is named by that head's key).
+    with pytest.raises(ConfigError, match=r'model\.num_classes is 3, but the train_dataloader data '
                                           r'set \(ToyLoader\) has 2 classes'):
         Runner(**toy_runner_kwargs(tmp_path, model=dict(type='ThreeClassToySegmentor')))
     demo_loader = dict(batch_size=1, dataset=dict(type='DemoRGBDDataset', data_root='not built'))

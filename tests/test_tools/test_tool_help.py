@@ -12,7 +12,9 @@ from script_loading import REPO
 
 TOOLS = sorted(os.path.relpath(path, REPO) for path in glob.glob(os.path.join(REPO, 'tools', '**', '*.py'),
                                                                    recursive=True)
-               if os.sep + 'dataset_converters' + os.sep not in path)
+               if os.sep + 'dataset_converters' + os.sep not in path
+               # developer tools that drive the official PyTorch code in its own environment (README there)
+               and os.path.join('tools', 'misc', 'reference') not in path)
 
 # Runs a tool's ``--help`` as ``python TOOL --help`` would, then says which heavy modules were imported.
 HELP_PROBE = '''
