@@ -187,15 +187,9 @@ def run(args):
         return run_sequence(args)
     check_out_dir(args)
     pairs, rgb_alone, depth_alone = find_pairs(args.rgb, args.depth)
-    cfg = cli.setup(args)
-    if args.tta and not cfg.get('tta_cfg'):
-        raise InputError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
-    from dformer_seg.apis import enable_tta, inference_model, init_model
+    model = load_model(args)
+    from dformer_seg.apis import inference_model
     from dformer_seg.datasets import DataError
-
-    model = init_model(cfg, args.checkpoint, precision=args.precision)
-    if args.tta:
-        enable_tta(model)
 
     def warn(message):
         tqdm.write(message, file=sys.stderr)
@@ -216,17 +210,22 @@ def run(args):
         raise InputError(f'{len(failures)} pair(s) failed:\n' + '\n'.join(f'  {p}: {m}' for p, m in failures))
 
 
-def run_sequence(args):
-    """Segment the frames of --rgb (and --depth) into --video; exit status 1 when frames were skipped."""
+def load_model(args):
+    """The model of the config and checkpoint, in ``--precision``, with the config's TTA under ``--tta``."""
     cfg = cli.setup(args)
     if args.tta and not cfg.get('tta_cfg'):
         raise InputError(f'--tta needs tta_cfg (e.g. dict(scales=[0.75, 1.0, 1.25], flip=True)) in {args.config}')
     from dformer_seg.apis import enable_tta, init_model
-    from dformer_seg.apis.sequence import segment_sequence
 
     model = init_model(cfg, args.checkpoint, precision=args.precision)
-    if args.tta:
-        enable_tta(model)
+    return enable_tta(model) if args.tta else model
+
+
+def run_sequence(args):
+    """Segment the frames of --rgb (and --depth) into --video; exit status 1 when frames were skipped."""
+    from dformer_seg.apis.sequence import segment_sequence
+
+    model = load_model(args)
     summary = segment_sequence(model, args.rgb, args.depth, args.video, side_by_side=args.side_by_side,
                                labels_dir=os.path.join(args.out, 'labels') if args.out else None,
                                opacity=args.opacity, fps=args.fps)

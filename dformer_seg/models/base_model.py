@@ -66,6 +66,15 @@ class BaseModel(nn.Module):
         raise NotImplementedError(f'{type(self).__name__} must implement execute(batch, mode) for the modes '
                                   f"'loss' and 'predict'")
 
+    def rgbd_inputs(self, batch):
+        """``(img, depth)`` of a batch dict, refusing anything else with the keys it has."""
+        if not isinstance(batch, dict):
+            raise TypeError(f'{type(self).__name__} takes a batch dict (img, depth, ...), got {type(batch).__name__}')
+        for key in ('img', 'depth'):
+            if key not in batch:
+                raise KeyError(f'batch has no {key!r}; keys: {sorted(batch)}')
+        return batch['img'], batch['depth']
+
     def train_step(self, data_batch, optim_wrapper):
         """Forward, loss, backward and (when an accumulation group is complete) the update for one batch;
         returns the logged values (``jt.Var``, ``'loss'`` is their total)."""

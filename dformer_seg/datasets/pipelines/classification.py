@@ -8,7 +8,7 @@ import numpy as np
 
 from ...registry import PIPELINES
 from .compose import BaseTransform
-from .formatting import _plain, _to_chw_float32
+from .formatting import pack_rgbd
 from .loading import LoadDepthFromFile
 from .photometric import _require_uint8_img
 from .rng import current_rng
@@ -231,12 +231,7 @@ class PackClsInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results):
-        packed = {'img': _to_chw_float32(results['img'])}
-        if 'depth' in results:
-            depth = _to_chw_float32(results['depth'])
-            channels = results.get('depth_channels', depth.shape[0])
-            packed['depth'] = np.repeat(depth, channels, axis=0) if depth.shape[0] == 1 < channels else depth
+        packed = pack_rgbd(results, self.meta_keys)
         if 'gt_label' in results:
             packed['gt_label'] = np.asarray(results['gt_label'], dtype=np.int64)
-        packed['img_metas'] = {key: _plain(results.get(key)) for key in self.meta_keys}
         return packed

@@ -23,6 +23,20 @@ def _plain(value):
     return value
 
 
+def pack_rgbd(results, meta_keys):
+    """``dict(img=CHW float32, depth=CHW float32 (when loaded), img_metas=dict(...))`` of a results dict; a
+    one-channel depth map is repeated to ``results['depth_channels']`` when that asks for more."""
+    packed = {'img': _to_chw_float32(results['img'])}
+    if 'depth' in results:
+        depth = _to_chw_float32(results['depth'])
+        channels = results.get('depth_channels', depth.shape[0])
+        if depth.shape[0] == 1 and channels > 1:
+            depth = np.repeat(depth, channels, axis=0)
+        packed['depth'] = depth
+    packed['img_metas'] = {key: _plain(results.get(key)) for key in meta_keys}
+    return packed
+
+
 @PIPELINES.register_module()
 class PackSegInputs(BaseTransform):
     """-> ``dict(img=CHW float32, depth=CHW float32, gt_seg=HW int32 (when loaded),
@@ -32,14 +46,7 @@ class PackSegInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results):
-        packed = {'img': _to_chw_float32(results['img'])}
-        if 'depth' in results:
-            depth = _to_chw_float32(results['depth'])
-            channels = results.get('depth_channels', depth.shape[0])
-            if depth.shape[0] == 1 and channels > 1:
-                depth = np.repeat(depth, channels, axis=0)
-            packed['depth'] = depth
+        packed = pack_rgbd(results, self.meta_keys)
         if 'gt_seg' in results:
             packed['gt_seg'] = np.ascontiguousarray(results['gt_seg'], dtype=np.int32)
-        packed['img_metas'] = {key: _plain(results.get(key)) for key in self.meta_keys}
         return packed

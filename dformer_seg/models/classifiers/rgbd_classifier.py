@@ -110,12 +110,7 @@ class RGBDImageClassifier(BaseModel):
         return feats.mean(dims=(2, 3))
 
     def execute(self, batch, mode='loss'):
-        if not isinstance(batch, dict):
-            raise TypeError(f'the classifier takes a batch dict (img, depth, gt_label), got {type(batch).__name__}')
-        for key in ('img', 'depth'):
-            if key not in batch:
-                raise KeyError(f'batch has no {key!r}; keys: {sorted(batch)}')
-        img, depth = batch['img'], batch['depth']
+        img, depth = self.rgbd_inputs(batch)
         if mode == 'loss':
             if batch.get('gt_label') is None:
                 raise KeyError("mode='loss' needs 'gt_label' in the batch (pack samples with PackClsInputs)")

@@ -111,12 +111,7 @@ class RGBDEncoderDecoder(BaseModel):
         return resize(logits, size=img.shape[2:], mode='bilinear', align_corners=self.align_corners)
 
     def execute(self, batch, mode='loss'):
-        if not isinstance(batch, dict):
-            raise TypeError(f'the segmentor takes a batch dict (img, depth, ...), got {type(batch).__name__}')
-        for key in ('img', 'depth'):
-            if key not in batch:
-                raise KeyError(f'batch has no {key!r}; keys: {sorted(batch)}')
-        img, depth = batch['img'], batch['depth']
+        img, depth = self.rgbd_inputs(batch)
         if mode == 'loss':
             if batch.get('gt_seg') is None:
                 raise KeyError("mode='loss' needs 'gt_seg' in the batch")
