@@ -16,3 +16,10 @@ runtime.setup()  # before any test imports jittor
 from dformer_seg.ops import kernels  # noqa: E402
 
 kernels.apply_compile_flags_from_env()
+
+# Jittor's SIGCHLD handler ends this process (exit status 1, no report) when any child process ends by a signal
+# (it takes that for a data-loader worker killed for memory). Tests start tools and whole pytest runs as
+# children: one that crashes must fail its own test through its exit status, not end the suite without a word.
+import signal  # noqa: E402
+
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
