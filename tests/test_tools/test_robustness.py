@@ -3,6 +3,9 @@ report, the seeding, and the refusals of bad input."""
 import csv
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -12,6 +15,7 @@ from dformer_seg.utils.checkpoint import save_checkpoint
 
 from script_loading import load_script
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 H, W = 40, 56
 CONFIG_TEXT = """
 _norm = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], depth_mean=[122.4], depth_std=[71.4])
@@ -145,3 +149,28 @@ def test_tools_test_writes_the_report(mini_model, tmp_path):
         tester.main(base)
     assert exit_info.value.code == 1
     assert tester.main(base + ['--overwrite'])['mIoU'] == metrics['mIoU']
+
+
+@pytest.mark.skipif(shutil.which('mpirun') is None, reason='OpenMPI (mpirun) is not installed')
+def test_two_mpi_processes_give_the_table_and_report_of_one(mini_model, tmp_path):
+    """mpirun -np 2: each process evaluates its shard of the test set; the table (and the report of the worst
+    images, ranked over both processes) equals a one-process run's."""
+    config, checkpoint = mini_model
+    tool_path = os.path.join(REPO, 'tools', 'analysis', 'robustness.py')
+    args = [config, checkpoint, '--corruptions', 'missing_depth', 'rgb_noise', '--severities', '3', '--device', 'cpu']
+    launch = ['mpirun', '-np', '2', '-x', 'OMP_NUM_THREADS'] + (['--allow-run-as-root'] if os.geteuid() == 0 else [])
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    tables = {}
+    for name, prefix in (('one', []), ('two', launch)):
+        out = str(tmp_path / name)
+        result = subprocess.run(prefix + [sys.executable, tool_path, *args, '--out', out, '--work-dir',
+                                          str(tmp_path / f'work_{name}'), '--report', str(tmp_path / f'report_{name}')],
+                                env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        with open(os.path.join(out, 'robustness.json')) as f:
+            tables[name] = json.load(f)
+        assert os.path.isfile(str(tmp_path / f'report_{name}' / 'index.html'))
+    assert tables['two']['clean'] == pytest.approx(tables['one']['clean'], abs=1e-6)
+    for corruption, entry in tables['one']['corruptions'].items():
+        assert tables['two']['corruptions'][corruption]['scores'] == pytest.approx(entry['scores'], abs=1e-6)
+    assert sorted(os.listdir(tmp_path / 'report_two' / 'images')) == sorted(os.listdir(tmp_path / 'report_one' / 'images'))
